@@ -1,2 +1,3 @@
 pub mod protocol;
+pub mod remoting;
 pub mod store;

@@ -72,7 +72,10 @@ impl Default for StoreConfig {
 
 #[derive(Debug)]
 pub enum StoreError {
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Another process holds the store's lock file.
     Locked(PathBuf),
     Corrupt(String),
@@ -81,8 +84,14 @@ pub enum StoreError {
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            StoreError::Io { path, source } => write!(f, "store I/O error on {}: {source}", path.display()),
-            StoreError::Locked(p) => write!(f, "the store at {} is in use by another broker", p.display()),
+            StoreError::Io { path, source } => {
+                write!(f, "store I/O error on {}: {source}", path.display())
+            }
+            StoreError::Locked(p) => write!(
+                f,
+                "the store at {} is in use by another broker",
+                p.display()
+            ),
             StoreError::Corrupt(m) => write!(f, "store corrupt: {m}"),
         }
     }
@@ -225,7 +234,14 @@ impl MessageStore {
         todo!()
     }
     /// Messages whose KEYS token or UNIQ_KEY equals `key`, stored within [begin, end] ms.
-    pub fn query_message(&self, _topic: &str, _key: &str, _max_num: i32, _begin_ms: i64, _end_ms: i64) -> QueryMessageResult {
+    pub fn query_message(
+        &self,
+        _topic: &str,
+        _key: &str,
+        _max_num: i32,
+        _begin_ms: i64,
+        _end_ms: i64,
+    ) -> QueryMessageResult {
         todo!()
     }
     pub fn max_phy_offset(&self) -> i64 {
