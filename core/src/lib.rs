@@ -1,3 +1,4 @@
+pub mod broker;
 pub mod protocol;
 pub mod remoting;
 pub mod store;
