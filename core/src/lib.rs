@@ -2,3 +2,4 @@ pub mod broker;
 pub mod protocol;
 pub mod remoting;
 pub mod store;
+pub mod embedded;
