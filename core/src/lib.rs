@@ -1,3 +1,4 @@
+pub mod namesrv;
 pub mod protocol;
 pub mod remoting;
 pub mod store;
