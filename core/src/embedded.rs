@@ -58,7 +58,10 @@ pub struct EmbeddedCluster {
 
 fn temp_store_dir() -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     std::env::temp_dir().join(format!(
         "rocketmq-rs-{}-{}-{}",
         std::process::id(),
@@ -80,7 +83,12 @@ impl EmbeddedCluster {
             ..NamesrvConfig::default()
         })
         .await
-        .map_err(|e| format!("name server cannot listen on {}:{}: {e}", config.listen_ip, config.namesrv_port))?;
+        .map_err(|e| {
+            format!(
+                "name server cannot listen on {}:{}: {e}",
+                config.listen_ip, config.namesrv_port
+            )
+        })?;
         let namesrv_addr = SocketAddr::new(config.broker_ip, namesrv.local_addr().port());
 
         let mut bc = BrokerConfig::default();

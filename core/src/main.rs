@@ -10,7 +10,11 @@ use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::namesrv::{NameServer, NamesrvConfig};
 
 #[derive(Parser)]
-#[command(name = "rocketmq", version, about = "Apache RocketMQ-compatible name server and broker")]
+#[command(
+    name = "rocketmq",
+    version,
+    about = "Apache RocketMQ-compatible name server and broker"
+)]
 struct Cli {
     /// Log filter (error, warn, info, debug, or a tracing filter); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "warn")]
@@ -62,24 +66,34 @@ enum Command {
 fn init_logging(filter: &str) {
     let env = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
-    tracing_subscriber::fmt().with_env_filter(env).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(env)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn read_conf(path: &Option<PathBuf>) -> Result<String, String> {
     match path {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display())),
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
+        }
         None => Ok(String::new()),
     }
 }
 
 fn home_store() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".")).join("store")
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("store")
 }
 
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -93,7 +107,14 @@ async fn wait_for_signal() {
 
 async fn run(cli: Cli) -> Result<(), String> {
     match cli.command {
-        Command::Serve { config, store_dir, namesrv_port, broker_port, broker_ip, listen_ip } => {
+        Command::Serve {
+            config,
+            store_dir,
+            namesrv_port,
+            broker_port,
+            broker_ip,
+            listen_ip,
+        } => {
             let conf = read_conf(&config)?;
             // Ports and paths from the command line win over broker.conf.
             let mut probe = BrokerConfig::default();
@@ -102,15 +123,27 @@ async fn run(cli: Cli) -> Result<(), String> {
                 tracing::warn!("{w}");
                 eprintln!("warning: {w}");
             }
-            let in_conf = |key: &str| rocketmq::broker::config::parse_properties(&conf).iter().any(|(k, _)| k == key);
-            let store_dir = store_dir.unwrap_or_else(|| if in_conf("storePathRootDir") { probe.store.root_dir.clone() } else { home_store() });
+            let in_conf = |key: &str| {
+                rocketmq::broker::config::parse_properties(&conf)
+                    .iter()
+                    .any(|(k, _)| k == key)
+            };
+            let store_dir = store_dir.unwrap_or_else(|| {
+                if in_conf("storePathRootDir") {
+                    probe.store.root_dir.clone()
+                } else {
+                    home_store()
+                }
+            });
             let cluster = EmbeddedCluster::start(EmbeddedConfig {
                 store_dir: Some(store_dir.clone()),
                 keep_store: true,
                 namesrv_port,
                 broker_port: broker_port.unwrap_or(probe.listen_port),
                 listen_ip,
-                broker_ip: broker_ip.or(probe.broker_ip).unwrap_or_else(rocketmq::protocol::local_ip),
+                broker_ip: broker_ip
+                    .or(probe.broker_ip)
+                    .unwrap_or_else(rocketmq::protocol::local_ip),
                 broker_properties: conf,
                 small_store: false,
             })
@@ -126,15 +159,21 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Namesrv { port, listen_ip } => {
-            let ns = NameServer::start(NamesrvConfig { listen_addr: SocketAddr::new(listen_ip, port), ..Default::default() })
-                .await
-                .map_err(|e| format!("name server cannot listen on {listen_ip}:{port}: {e}"))?;
+            let ns = NameServer::start(NamesrvConfig {
+                listen_addr: SocketAddr::new(listen_ip, port),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("name server cannot listen on {listen_ip}:{port}: {e}"))?;
             println!("READY namesrv={}", ns.local_addr());
             wait_for_signal().await;
             ns.shutdown().await;
             Ok(())
         }
-        Command::Broker { config, namesrv_addr } => {
+        Command::Broker {
+            config,
+            namesrv_addr,
+        } => {
             let conf = read_conf(&config)?;
             let mut bc = BrokerConfig::default();
             bc.store.root_dir = home_store();
@@ -161,7 +200,10 @@ async fn run(cli: Cli) -> Result<(), String> {
 fn main() {
     let cli = Cli::parse();
     init_logging(&cli.log);
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     if let Err(e) = rt.block_on(run(cli)) {
         eprintln!("error: {e}");
         std::process::exit(1);

@@ -171,14 +171,15 @@ impl BrokerConfig {
                 self.store.consume_queue_file_size_bytes = n.div_ceil(20) * 20;
             }
             "flushDiskType" => {
-                self.store.flush_disk_type =
-                    match v {
-                        "ASYNC_FLUSH" => FlushDiskType::AsyncFlush,
-                        "SYNC_FLUSH" => FlushDiskType::SyncFlush,
-                        _ => return Err(format!(
+                self.store.flush_disk_type = match v {
+                    "ASYNC_FLUSH" => FlushDiskType::AsyncFlush,
+                    "SYNC_FLUSH" => FlushDiskType::SyncFlush,
+                    _ => {
+                        return Err(format!(
                             "broker.conf: flushDiskType={v} is neither ASYNC_FLUSH nor SYNC_FLUSH"
-                        )),
+                        ))
                     }
+                }
             }
             "flushIntervalCommitLog" => self.store.flush_interval_commit_log_ms = parse_num(k, v)?,
             "flushCommitLogLeastPages" => {

@@ -28,6 +28,7 @@ pub struct PullHoldService {
 
 impl PullHoldService {
     /// Parks a pull until a message arrives or `timeout` passes.
+    #[allow(clippy::too_many_arguments)]
     pub fn suspend(
         inner: &Arc<BrokerInner>,
         channel: Channel,

@@ -14,9 +14,12 @@ use rocketmq::remoting::{BoxFuture, Channel, RemotingClient, RequestHandler};
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
 pub async fn cluster(props: &str) -> EmbeddedCluster {
-    EmbeddedCluster::start(EmbeddedConfig { broker_properties: props.to_string(), ..Default::default() })
-        .await
-        .expect("embedded cluster starts")
+    EmbeddedCluster::start(EmbeddedConfig {
+        broker_properties: props.to_string(),
+        ..Default::default()
+    })
+    .await
+    .expect("embedded cluster starts")
 }
 
 /// Records requests the broker sends to this client.
@@ -38,7 +41,10 @@ pub fn client() -> (RemotingClient, Arc<Inbox>) {
 }
 
 pub fn props(pairs: &[(&str, &str)]) -> String {
-    let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let m: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     encode_properties(&m)
 }
 
@@ -60,7 +66,14 @@ pub fn send_v2(topic: &str, queue_id: i32, body: &[u8], properties: &str) -> Rem
         .with_body(body.to_vec())
 }
 
-pub fn pull(group: &str, topic: &str, queue_id: i32, offset: i64, sys_flag: i32, suspend_ms: i64) -> RemotingCommand {
+pub fn pull(
+    group: &str,
+    topic: &str,
+    queue_id: i32,
+    offset: i64,
+    sys_flag: i32,
+    suspend_ms: i64,
+) -> RemotingCommand {
     RemotingCommand::request(request_code::PULL_MESSAGE)
         .with_ext("consumerGroup", group)
         .with_ext("topic", topic)

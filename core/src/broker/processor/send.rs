@@ -69,6 +69,7 @@ fn random_u32() -> u32 {
 }
 
 /// Checks shared by single and batch sends; returns the topic config and the chosen queue.
+#[allow(clippy::result_large_err)] // the error is the response itself, built once per failed send
 fn check_topic(
     inner: &BrokerInner,
     req: &RemotingCommand,
@@ -113,14 +114,16 @@ fn check_topic(
                     inner.register_soon();
                     c
                 }
-                None => return Err(reply(
-                    req,
-                    code::TOPIC_NOT_EXIST,
-                    format!(
+                None => {
+                    return Err(reply(
+                        req,
+                        code::TOPIC_NOT_EXIST,
+                        format!(
                         "topic[{}] not exist, apply first please! (autoCreateTopicEnable is {})",
                         h.topic, inner.config.auto_create_topic_enable
                     ),
-                )),
+                    ))
+                }
             }
         }
     };
