@@ -70,6 +70,10 @@ pub struct StoreConfig {
     /// `warmMapedFileEnable`: touch every page of a new commitlog file (on the allocator thread)
     /// so appends do not page-fault. Off by default, as in RocketMQ: it writes the whole file.
     pub warm_mapped_file_enable: bool,
+    /// `maxHashSlotNum`: hash slots per index file.
+    pub index_hash_slot_count: u32,
+    /// `maxIndexNum`: entries per index file (a new file starts when one is full).
+    pub index_max_entry_count: u32,
 }
 
 impl Default for StoreConfig {
@@ -90,6 +94,8 @@ impl Default for StoreConfig {
             disk_max_used_space_ratio_percent: 75,
             check_crc_on_recover: true,
             warm_mapped_file_enable: false,
+            index_hash_slot_count: 5_000_000,
+            index_max_entry_count: 20_000_000,
         }
     }
 }

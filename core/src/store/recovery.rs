@@ -70,6 +70,7 @@ pub fn open(config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
     let cp_path = root.join("checkpoint");
     let checkpoint = Checkpoint::open(&cp_path).map_err(io_err(&cp_path))?;
     let consume_queue_root = root.join("consumequeue");
+    let index_dir = root.join("index");
     let queues = load_consume_queues(
         &consume_queue_root,
         (config.consume_queue_file_size_bytes / 20 * 20).max(20) as usize,
@@ -80,7 +81,12 @@ pub fn open(config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
         commit_log,
         consume_queue_root,
         consume_queues: RwLock::new(queues),
-        index: IndexService::default(),
+        index: IndexService::load(
+            &index_dir,
+            config.index_hash_slot_count,
+            config.index_max_entry_count,
+        )
+        .map_err(io_err(&index_dir))?,
         append: Mutex::new(AppendState::default()),
         listener: RwLock::new(None),
         checkpoint,
@@ -243,6 +249,7 @@ fn recover(store: &mut DefaultMessageStore, crashed: bool) -> Result<(), StoreEr
     store
         .commit_log
         .set_last_store_timestamp_ms(scanned.last_store_timestamp_ms);
+    store.index.forget_from(end as i64);
 
     let min_phys = store.commit_log.min_offset();
     // Crash recovery re-dispatches from the start of the file it verified from.
