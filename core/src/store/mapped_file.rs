@@ -347,7 +347,6 @@ impl MappedFile {
     }
 
     /// Last modification time of the file on disk, in ms since the epoch.
-    #[allow(dead_code)] // retention, next commit
     pub fn last_modified_ms(&self) -> i64 {
         std::fs::metadata(&self.path)
             .and_then(|m| m.modified())

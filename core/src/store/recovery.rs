@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::protocol::message::{decode_properties, MessageRecord, BLANK_MAGIC, MESSAGE_MAGIC};
@@ -23,6 +23,7 @@ use super::default_message_store::{AppendState, DefaultMessageStore, QueueTable}
 use super::flush::{GroupCommit, Stopper};
 use super::index::IndexService;
 use super::mapped_file::{fsync_dir, MappedFile};
+use super::retention::FileSystemUsage;
 use super::{StoreConfig, StoreError};
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
@@ -94,6 +95,8 @@ pub fn open(config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
         shut_down: AtomicBool::new(false),
         write_failed: AtomicBool::new(false),
         disk_full: AtomicBool::new(false),
+        disk_usage: RwLock::new(Arc::new(FileSystemUsage)),
+        manual_delete_passes: AtomicU32::new(0),
         group_commit: GroupCommit::default(),
         stopper: Stopper::default(),
         config,
