@@ -54,7 +54,9 @@ pub fn take_lock(root: &Path) -> Result<File, StoreError> {
 }
 
 /// Loads and recovers everything under `config.root_dir`. The caller holds the lock file.
-pub fn open(config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
+pub fn open(mut config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
+    // Entries must never straddle two files.
+    config.consume_queue_file_size_bytes = (config.consume_queue_file_size_bytes / 20 * 20).max(20);
     let root = config.root_dir.clone();
     let abort_path = root.join("abort");
     let crashed = abort_path.exists();
@@ -74,7 +76,7 @@ pub fn open(config: StoreConfig) -> Result<DefaultMessageStore, StoreError> {
     let index_dir = root.join("index");
     let queues = load_consume_queues(
         &consume_queue_root,
-        (config.consume_queue_file_size_bytes / 20 * 20).max(20) as usize,
+        config.consume_queue_file_size_bytes as usize,
     )?;
 
     let mut store = DefaultMessageStore {
@@ -362,4 +364,46 @@ fn redispatch(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    #[test]
+    fn crash_recovery_starts_at_the_newest_file_older_than_the_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = CommitLog::load(&dir.path().join("commitlog"), 512, false).unwrap();
+        // Four records per file would not fit with the marker: three files of two records,
+        // first records stored at 10 s, 20 s and 30 s.
+        for ts in [10_000, 11_000, 20_000, 21_000, 30_000, 31_000] {
+            let mut r = MessageRecord {
+                topic: "T".into(),
+                body: Bytes::from(vec![7u8; 120]),
+                store_timestamp: ts,
+                ..Default::default()
+            };
+            log.append(std::slice::from_mut(&mut r)).unwrap();
+        }
+        let files = log.files().snapshot();
+        assert_eq!(files.len(), 3);
+        let cp = Checkpoint::open(&dir.path().join("checkpoint")).unwrap();
+        assert_eq!(
+            crash_start_file(&files, &cp),
+            0,
+            "nothing flushed: from the first file"
+        );
+        cp.set_physic_msg_timestamp_ms(40_000);
+        cp.set_logics_msg_timestamp_ms(25_000);
+        // Safe time 22 s: the second file's first message (20 s) is older.
+        assert_eq!(crash_start_file(&files, &cp), 1);
+        cp.set_logics_msg_timestamp_ms(34_000);
+        assert_eq!(crash_start_file(&files, &cp), 2);
+        let end = scan(&files, 1, true);
+        assert_eq!(
+            (end.end, end.dirty, end.last_store_timestamp_ms),
+            (1024 + 2 * 212, false, 31_000)
+        );
+    }
 }
