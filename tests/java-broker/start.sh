@@ -199,6 +199,9 @@ JAVA_OPTS=(
     -XX:-UsePerfData
     "-XX:ErrorFile=$RUN_DIR/logs/hs_err_%p.log"
     -Djava.net.preferIPv4Stack=true
+    # No TLS: the default "permissive" mode generates a self-signed
+    # certificate at start, over a second per JVM on a small machine.
+    -Dtls.server.mode=disabled
     # Keep every file the JVMs write inside the run dir, never under $HOME.
     "-Duser.home=$RUN_DIR/home"
     "-Djava.io.tmpdir=$RUN_DIR/tmp"
