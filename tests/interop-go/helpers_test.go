@@ -35,11 +35,24 @@ func scaled(d time.Duration) time.Duration {
 // waitFor polls cond until it holds or the (scaled) timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitUntil(t, timeout, what, func() (bool, string) { return cond(), "" })
+}
+
+// waitUntil is waitFor for conditions that can say what they last saw.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
 	timeout = scaled(timeout)
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			if state != "" {
+				state = " (last: " + state + ")"
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", timeout, what, state)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -348,6 +361,50 @@ func messages(topic string, bodies []string) []*primitive.Message {
 	out := make([]*primitive.Message, len(bodies))
 	for i, b := range bodies {
 		out[i] = primitive.NewMessage(topic, []byte(b))
+	}
+	return out
+}
+
+// sentLog remembers where each sent message landed.
+type sentLog struct {
+	pos map[string]queuePos // body -> position
+}
+
+type queuePos struct {
+	queue  int
+	offset int64
+}
+
+// send sends each body synchronously to topic and records its position.
+func (l *sentLog) send(t *testing.T, p rocketmq.Producer, topic string, bodies []string) {
+	t.Helper()
+	if l.pos == nil {
+		l.pos = map[string]queuePos{}
+	}
+	for _, m := range messages(topic, bodies) {
+		res := sendOK(t, p, m)
+		l.pos[string(m.Body)] = queuePos{res.MessageQueue.QueueId, res.QueueOffset}
+	}
+}
+
+// ends maps each queue to the offset after the last message sent to it.
+func (l *sentLog) ends() map[int]int64 {
+	ends := map[int]int64{}
+	for _, p := range l.pos {
+		if p.offset+1 > ends[p.queue] {
+			ends[p.queue] = p.offset + 1
+		}
+	}
+	return ends
+}
+
+// from lists, in the given order, the bodies at or after the offsets.
+func (l *sentLog) from(offsets map[int]int64, bodies []string) []string {
+	var out []string
+	for _, b := range bodies {
+		if p := l.pos[b]; p.offset >= offsets[p.queue] {
+			out = append(out, b)
+		}
 	}
 	return out
 }
