@@ -48,6 +48,9 @@ func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bo
 		if ok {
 			return
 		}
+		if err := target.died(); err != nil {
+			t.Fatalf("while waiting for %s: %v", what, err)
+		}
 		if time.Now().After(deadline) {
 			if state != "" {
 				state = " (last: " + state + ")"
@@ -92,11 +95,25 @@ func resolver() primitive.NsResolver {
 // earlier restart may have failed).
 func requireBroker(t *testing.T) {
 	t.Helper()
+	if err := target.died(); err != nil {
+		// An earlier test took it down; start it again on the same store
+		// so that the remaining tests still say something.
+		t.Logf("%v; starting it again", err)
+		target.forgetDead()
+	}
 	if target.current() == nil {
 		if err := target.start(); err != nil {
 			t.Fatalf("broker under test is not running and cannot be started: %v", err)
 		}
 	}
+}
+
+// brokerNote explains a client error by the broker's death, if it died.
+func brokerNote() string {
+	if err := target.died(); err != nil {
+		return "; " + err.Error()
+	}
+	return ""
 }
 
 // newProducer starts a producer with its own group and instance name. Every
@@ -134,7 +151,7 @@ func sendOK(t *testing.T, p rocketmq.Producer, msgs ...*primitive.Message) *prim
 	t.Helper()
 	res, err := p.SendSync(sendCtx(t), msgs...)
 	if err != nil {
-		t.Fatalf("SendSync to %s: %v", msgs[0].Topic, err)
+		t.Fatalf("SendSync to %s: %v%s", msgs[0].Topic, err, brokerNote())
 	}
 	if res.Status != primitive.SendOK {
 		t.Fatalf("SendSync to %s: status %v, want SendOK (%s)", msgs[0].Topic, res.Status, res)
@@ -245,7 +262,7 @@ func startConsumer(t *testing.T, group, topic string, in *inbox, opts ...consume
 		t.Fatalf("subscribe %s: %v", topic, err)
 	}
 	if err := c.Start(); err != nil {
-		t.Fatalf("start consumer of %s in %s: %v", topic, group, err)
+		t.Fatalf("start consumer of %s in %s: %v%s", topic, group, err, brokerNote())
 	}
 	return c
 }
