@@ -4,9 +4,11 @@
 //! Layout follows RocketMQ's nouns: `instance` (connections, routes, heartbeats, broker→client
 //! requests), `route`, `producer`, `push_consumer`, `lite_pull_consumer`, `rebalance`,
 //! `process_queue`, `offset_store`, `pull` (the PULL_MESSAGE exchange), `acl` + `digest`
-//! (request signing), `blocking` (sync facade, to come), `bench` (load generator, to come).
+//! (request signing), `blocking` (sync facade), `bench` (load generator).
 
 pub mod acl;
+pub mod bench;
+pub mod blocking;
 pub mod config;
 pub(crate) mod consume_service;
 pub mod consumer;
