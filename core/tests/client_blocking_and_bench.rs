@@ -135,3 +135,23 @@ fn bench_reports_send_and_consume_rates() {
     assert!(received.messages > 0, "the consumer saw the benchmark traffic");
     blocking::block_on(c.shutdown());
 }
+
+/// The performance target: one synchronous producer, 1 KiB messages, ≥ 5,000 msg/s against a
+/// local broker. Meaningful only in release builds:
+/// `cargo test --release --test client_blocking_and_bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn single_sync_producer_throughput() {
+    let c = cluster();
+    let report = bench::run_blocking(BenchConfig {
+        namesrv_addr: c.namesrv_addr().to_string(),
+        topic: "PerfTopic".into(),
+        threads: 1,
+        message_size_bytes: 1024,
+        duration: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .unwrap();
+    blocking::block_on(c.shutdown());
+    assert!(report.tps >= 5000.0, "{report:?}");
+}
