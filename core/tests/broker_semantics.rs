@@ -630,3 +630,60 @@ async fn reset_to_a_timestamp_moves_the_group_and_tells_live_clients() {
     );
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sql92_filter_selects_exactly_the_matching_messages() {
+    let c = cluster("enablePropertyFilter=true").await;
+    let (client, _) = client();
+    let broker = c.broker_addr().to_string();
+    for (i, color) in ["red", "blue", "red", "green"].iter().enumerate() {
+        let p = props(&[("color", color), ("n", &i.to_string()), ("TAGS", "T")]);
+        send_ok(
+            &client,
+            &broker,
+            send_v2("SqlTopic", 0, color.as_bytes(), &p),
+        )
+        .await;
+    }
+    let sql = |expr: &str| {
+        pull("sg", "SqlTopic", 0, 0, FLAG_SUBSCRIPTION, 0)
+            .with_ext("subscription", expr)
+            .with_ext("expressionType", "SQL92")
+    };
+    let r = send_ok(&client, &broker, sql("color = 'red' AND n BETWEEN 1 AND 3")).await;
+    let got: Vec<String> = records(&r)
+        .iter()
+        .map(|m| m.properties_map()["n"].clone())
+        .collect();
+    assert_eq!(got, vec!["2"]);
+    let r = send_ok(
+        &client,
+        &broker,
+        sql("color IN ('blue', 'green') OR missing IS NOT NULL"),
+    )
+    .await;
+    assert_eq!(records(&r).len(), 2);
+    // A bad expression is refused at subscribe time with the reason.
+    let check = serde_json::json!({"clientId": "x", "group": "sg", "subscriptionData": {"topic": "SqlTopic", "subString": "color = ", "expressionType": "SQL92"}});
+    let r = client
+        .invoke(
+            &broker,
+            RemotingCommand::request(request_code::CHECK_CLIENT_CONFIG)
+                .with_body(serde_json::to_vec(&check).unwrap()),
+            TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUBSCRIPTION_PARSE_FAILED);
+    assert!(r.remark.unwrap().contains("position"));
+    c.shutdown().await;
+
+    // Without enablePropertyFilter the broker says so.
+    let c = cluster("").await;
+    let broker = c.broker_addr().to_string();
+    send_ok(&client, &broker, send_v2("SqlTopic", 0, b"x", "")).await;
+    let r = client.invoke(&broker, sql("a > 1"), TIMEOUT).await.unwrap();
+    assert_eq!(r.code, response_code::SYSTEM_ERROR);
+    assert!(r.remark.unwrap().contains("SQL92"));
+    c.shutdown().await;
+}
