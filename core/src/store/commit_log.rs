@@ -374,9 +374,17 @@ impl FileAllocator {
             st.in_progress = Some(from);
             drop(st);
             let created = self.create(from);
+            if let Ok(f) = &created {
+                // Its first pages too, before any append reaches them.
+                let _ = f.prefault(0, PREFAULT_AHEAD_BYTES);
+            }
             let mut st = self.lock();
             st.in_progress = None;
             match created {
+                // Stopped meanwhile: a file nobody will take must not outlive the store.
+                Ok(f) if st.stopped => {
+                    let _ = f.destroy();
+                }
                 Ok(f) => {
                     if let Some(stale) = st.ready.replace(f) {
                         let _ = stale.destroy();
