@@ -8,10 +8,12 @@
 #      to pulls, lookups and offset queries.
 #   2. We write, Java reads: our `serve` stores the same kind of traffic and stops gracefully;
 #      the Java broker starts on that directory and serves it to the same checks.
+#   3./4. Both again with the writer killed by SIGKILL: the reader recovers from the writer's
+#      abort file and checkpoint.
 #
 # Both sides use the same file sizes (32 MiB commitlog files, 600000-byte consume queue files,
 # RocketMQ's default index geometry), as a store directory only opens with the sizes it was
-# written with. Needs java (8+), mvn (first run only) and cargo. Exits non-zero on any mismatch.
+# written with. Needs java, mvn (first run only) and cargo. Exits non-zero on any mismatch.
 #
 # Usage: tests/store-compat/run.sh [--keep]   (--keep leaves the work directory for inspection)
 set -euo pipefail
@@ -89,7 +91,7 @@ stop_java() { # stop_java <run dir>: graceful (SIGTERM; the broker flushes and p
 }
 
 start_ours() { # start_ours <store dir> <stdout file>: also sets OURS_PID
-    "$rocketmq" serve --store-dir "$1" --namesrv-port 0 --broker-port 0 \
+    "$rocketmq" serve --store-dir "$1" --namesrv-port 0 --broker-port 0 --log info \
         --broker-ip 127.0.0.1 --listen-ip 127.0.0.1 -c "$work/ours.conf" \
         >"$2" 2>"$2.err" &
     OURS_PID=$!
@@ -148,4 +150,35 @@ if grep -qiE "load.*fail|recover.*error|checkMessageAndReturnSize|crc check fail
     die "the Java broker logged problems reading our store"
 fi
 
-log "PASSED: Apache RocketMQ 4.9 stores open in rocketmq-rs and rocketmq-rs stores open in Apache RocketMQ 4.9"
+# ---------------------------------------------------------------- 3. crashes, both ways
+# SIGKILL instead of a clean stop: the reader runs crash recovery from the writer's abort file
+# and checkpoint. Consumer offsets are persisted every few seconds, so they are not checked.
+log "3. Apache RocketMQ killed (SIGKILL) after writing; we recover its store"
+store3=$work/java-crashed-store
+start_java "$store3" "$work/java-run-3"
+"$checker" produce --writer java-killed --broker "$(ready_field "$READY" broker)" --manifest "$work/java-killed.json"
+"$java_broker/stop.sh" --kill "$work/java-run-3"
+[ -e "$store3/abort" ] || die "the killed Java broker left no abort file"
+start_ours "$store3" "$work/ours-3.out"
+grep -m1 "abort file found" "$work/ours-3.out.err" >&2 || die "our serve did not run crash recovery"
+"$checker" verify --skip-offsets --broker "$(ready_field "$READY" broker)" \
+    --namesrv "$(ready_field "$READY" namesrv)" --manifest "$work/java-killed.json"
+stop_ours "$OURS_PID"
+"$checker" verify-store --skip-offsets --store "$store3" --manifest "$work/java-killed.json"
+
+log "4. rocketmq-rs killed (SIGKILL) after writing; Apache RocketMQ recovers its store"
+store4=$work/rust-crashed-store
+start_ours "$store4" "$work/ours-4.out"
+"$checker" produce --writer rust-killed --broker "$(ready_field "$READY" broker)" --manifest "$work/rust-killed.json"
+kill -KILL "$OURS_PID"
+wait "$OURS_PID" 2>/dev/null || true
+pids=("${pids[@]/$OURS_PID}")
+[ -e "$store4/abort" ] || die "our killed serve left no abort file"
+start_java "$store4" "$work/java-run-4"
+"$checker" verify --skip-offsets --broker "$(ready_field "$READY" broker)" \
+    --namesrv "$(ready_field "$READY" namesrv)" --manifest "$work/rust-killed.json"
+stop_java "$work/java-run-4"
+grep -m1 "last shutdown abnormally" "$work/java-run-4/logs/broker.log" >&2 \
+    || die "the Java broker did not run its abnormal recovery"
+
+log "PASSED: Apache RocketMQ 4.9 stores open in rocketmq-rs and rocketmq-rs stores open in Apache RocketMQ 4.9, after clean stops and after SIGKILL"
