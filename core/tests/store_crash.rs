@@ -11,7 +11,8 @@
 //! * a message whose send was not acknowledged is present at most once (intact);
 //! * pulling every queue from 0 gives exactly the messages a scan of the commitlog files on disk
 //!   finds, with contiguous queue offsets, and the on-disk commitlog holds no invalid record;
-//! * VIEW_MESSAGE_BY_ID finds acknowledged messages by their physical offset.
+//! * VIEW_MESSAGE_BY_ID finds acknowledged messages by their physical offset, and QUERY_MESSAGE
+//!   by key (the index is rebuilt by the same dispatch), exactly once.
 //!
 //! Small commitlog (64 KiB) and consume queue (30 entries) files make both roll over many times.
 //! A SIGKILL ends the process only: the page cache keeps what was written to the mapped files, so
@@ -575,6 +576,24 @@ async fn check_after_restart(
         assert_eq!(r.code, response_code::SUCCESS, "view {id}: {:?}", r.remark);
         let m = &records(&r)[0];
         assert_eq!(id_of_intact_body(&m.body).unwrap(), *id);
+
+        // The index, rebuilt by the same dispatch, finds it by key.
+        let req = RemotingCommand::request(request_code::QUERY_MESSAGE)
+            .with_ext("topic", TOPIC)
+            .with_ext("key", format!("k{id}"))
+            .with_ext("maxNum", 8)
+            .with_ext("beginTimestamp", 0)
+            .with_ext("endTimestamp", i64::MAX);
+        let r = client.invoke(addr, req, REQUEST_TIMEOUT).await.unwrap();
+        assert_eq!(
+            r.code,
+            response_code::SUCCESS,
+            "query k{id}: {:?}",
+            r.remark
+        );
+        let found = records(&r);
+        assert_eq!(found.len(), 1, "key k{id} indexed once");
+        assert_eq!(found[0].physical_offset, ack.physical_offset);
     }
     client.close_all().await;
     lost.len()
