@@ -1,0 +1,229 @@
+//! The client against an external broker — genuine Apache RocketMQ 4.9.x from
+//! `tests/java-broker/start.sh`, or our `rocketmq serve`. Skipped unless both are set:
+//!
+//! ```text
+//! ROCKETMQ_NAMESRV=127.0.0.1:<port> ROCKETMQ_BROKER=127.0.0.1:<port> \
+//!     cargo test --test client_external_broker
+//! ```
+//! The transaction test needs `transactionCheckInterval=1000 transactionTimeOut=1000`
+//! (`start.sh --set ...`). Names carry a per-run suffix, so a kept store does not interfere.
+
+#[path = "client_support.rs"]
+mod support;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rocketmq::client::lite_pull_consumer::LitePullConfig;
+use rocketmq::client::{
+    ConsumeContext, ConsumeFromWhere, ConsumeResult, LitePullConsumer, LocalTransactionState,
+    Message, MessageExt, PushConsumer, SendResult, SendStatus, TransactionListener,
+    TransactionProducer,
+};
+use support::*;
+
+fn target() -> Option<(SocketAddr, SocketAddr)> {
+    let ns = std::env::var("ROCKETMQ_NAMESRV").ok()?.parse().ok()?;
+    let broker = std::env::var("ROCKETMQ_BROKER").ok()?.parse().ok()?;
+    Some((ns, broker))
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}_{}", rocketmq::protocol::now_ms() % 100_000_000)
+}
+
+macro_rules! target_or_skip {
+    () => {
+        match target() {
+            Some(t) => t,
+            None => {
+                eprintln!("skipped: set ROCKETMQ_NAMESRV and ROCKETMQ_BROKER");
+                return;
+            }
+        }
+    };
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_send_modes_and_push_consume() {
+    let (ns, broker) = target_or_skip!();
+    let topic = unique("ExtSend");
+    create_topic(ns, &[broker], &topic, 4).await;
+    let p = producer(ns, &unique("pg_ext")).await;
+    let mut sent = HashSet::new();
+    for i in 0..20 {
+        let r = p
+            .send(Message::new(topic.as_str(), format!("s{i}")).with_tags("A"))
+            .await
+            .unwrap();
+        assert_eq!(r.status, SendStatus::SendOk);
+        sent.insert(format!("s{i}"));
+    }
+    let batch = (0..10)
+        .map(|i| Message::new(topic.as_str(), format!("b{i}")).with_tags("A"))
+        .collect();
+    let r = p.send_batch(batch).await.unwrap();
+    assert_eq!(r.msg_id.split(',').count(), 10);
+    sent.extend((0..10).map(|i| format!("b{i}")));
+    let big = "x".repeat(20_000);
+    p.send(Message::new(topic.as_str(), big.clone()).with_tags("A"))
+        .await
+        .unwrap();
+    sent.insert(big);
+    p.send_oneway(Message::new(topic.as_str(), "skipped").with_tags("B"))
+        .await
+        .unwrap();
+
+    let seen: Arc<Mutex<HashSet<String>>> = Default::default();
+    let cons = PushConsumer::new(consumer_config(ns, &unique("cg_ext"))).unwrap();
+    cons.subscribe(&topic, "A").unwrap();
+    let s2 = seen.clone();
+    cons.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
+        for m in msgs {
+            assert_eq!(m.tags(), Some("A"));
+            s2.lock()
+                .unwrap()
+                .insert(String::from_utf8_lossy(&m.body).into());
+        }
+        ConsumeResult::Success
+    });
+    cons.start().await.unwrap();
+    wait_until("every tag-A message", || *seen.lock().unwrap() == sent).await;
+    cons.shutdown().await;
+    p.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_retry_orderly_and_lite_pull() {
+    let (ns, broker) = target_or_skip!();
+    let topic = unique("ExtRetry");
+    create_topic(ns, &[broker], &topic, 2).await;
+    let p = producer(ns, &unique("pg_ext2")).await;
+
+    // A failed message comes back through the broker's retry topic.
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let mut cfg = consumer_config(ns, &unique("cg_ext_retry"));
+    cfg.delay_level_when_next_consume = 1;
+    let cons = PushConsumer::new(cfg).unwrap();
+    cons.subscribe(&topic, "*").unwrap();
+    let a2 = attempts.clone();
+    cons.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
+        assert!(msgs[0].topic.starts_with("ExtRetry"));
+        if a2.fetch_add(1, Ordering::SeqCst) == 0 {
+            ConsumeResult::ReconsumeLater
+        } else {
+            ConsumeResult::Success
+        }
+    });
+    cons.start().await.unwrap();
+    p.send(Message::new(topic.as_str(), "again")).await.unwrap();
+    wait_until("redelivery", || attempts.load(Ordering::SeqCst) >= 2).await;
+    cons.shutdown().await;
+
+    // Orderly consumption under broker locks.
+    let order: Arc<Mutex<Vec<i32>>> = Default::default();
+    let ocons = PushConsumer::new(consumer_config(ns, &unique("cg_ext_orderly"))).unwrap();
+    ocons.subscribe(&topic, "*").unwrap();
+    let o2 = order.clone();
+    ocons.register_message_listener_orderly(move |msgs: &[MessageExt], _: &ConsumeContext| {
+        for m in msgs {
+            if let Some(n) = String::from_utf8_lossy(&m.body).strip_prefix("o") {
+                o2.lock().unwrap().push(n.parse().unwrap());
+            }
+        }
+        ConsumeResult::Success
+    });
+    ocons.start().await.unwrap();
+    for i in 0..30 {
+        p.send_orderly(Message::new(topic.as_str(), format!("o{i}")), "key")
+            .await
+            .unwrap();
+    }
+    wait_until("30 ordered", || order.lock().unwrap().len() == 30).await;
+    assert_eq!(*order.lock().unwrap(), (0..30).collect::<Vec<_>>());
+    ocons.shutdown().await;
+
+    // Lite pull: poll, commit, seek.
+    let mut lcfg = LitePullConfig::new(&ns.to_string(), &unique("cg_ext_lite"));
+    lcfg.auto_commit = false;
+    lcfg.consumer.consume_from_where = ConsumeFromWhere::FirstOffset;
+    let lite = LitePullConsumer::new(lcfg).unwrap();
+    lite.subscribe(&topic, "*").unwrap();
+    lite.start().await.unwrap();
+    let mut got = 0;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while got < 31 {
+        assert!(std::time::Instant::now() < deadline, "polled {got}");
+        got += lite.poll(Duration::from_millis(500)).await.unwrap().len();
+    }
+    lite.commit_sync().await.unwrap();
+    let qs = lite.assignment();
+    let mut committed = 0;
+    let mut non_empty = None;
+    for q in &qs {
+        let c = lite.committed(q).await;
+        if c > 0 {
+            non_empty = Some(q.clone());
+        }
+        committed += c;
+    }
+    assert_eq!(committed, 31);
+    // Seek back on a queue that has messages (round robin may leave one empty).
+    lite.seek_to_begin(&non_empty.unwrap()).await.unwrap();
+    let again = lite.poll(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(again.first().map(|m| m.queue_offset), Some(0));
+    lite.shutdown().await;
+    p.shutdown().await;
+}
+
+struct Tx(AtomicUsize);
+impl TransactionListener for Tx {
+    fn execute_local_transaction(&self, m: &Message, _: &SendResult) -> LocalTransactionState {
+        match &m.body[..] {
+            b"commit" => LocalTransactionState::CommitMessage,
+            b"rollback" => LocalTransactionState::RollbackMessage,
+            _ => LocalTransactionState::Unknown,
+        }
+    }
+    fn check_local_transaction(&self, _: &MessageExt) -> LocalTransactionState {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        LocalTransactionState::CommitMessage
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_transactions() {
+    let (ns, broker) = target_or_skip!();
+    let topic = unique("ExtTx");
+    create_topic(ns, &[broker], &topic, 1).await;
+    let listener = Arc::new(Tx(AtomicUsize::new(0)));
+    let tp = TransactionProducer::new(producer_config(ns, &unique("pg_ext_tx")), listener.clone())
+        .unwrap();
+    tp.start().await.unwrap();
+    for b in ["commit", "rollback", "unknown"] {
+        tp.send_message_in_transaction(Message::new(topic.as_str(), b))
+            .await
+            .unwrap();
+    }
+    let mut lcfg = LitePullConfig::new(&ns.to_string(), &unique("cg_ext_tx"));
+    lcfg.consumer.consume_from_where = ConsumeFromWhere::FirstOffset;
+    let lite = LitePullConsumer::new(lcfg).unwrap();
+    lite.subscribe(&topic, "*").unwrap();
+    lite.start().await.unwrap();
+    let mut bodies = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while bodies.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "got {bodies:?}");
+        for m in lite.poll(Duration::from_millis(500)).await.unwrap() {
+            bodies.push(String::from_utf8_lossy(&m.body).to_string());
+        }
+    }
+    bodies.sort();
+    assert_eq!(bodies, vec!["commit", "unknown"]);
+    assert!(listener.0.load(Ordering::SeqCst) >= 1);
+    lite.shutdown().await;
+    tp.shutdown().await;
+}
