@@ -7,6 +7,10 @@
 //! ```
 //! The transaction test needs `transactionCheckInterval=1000 transactionTimeOut=1000`
 //! (`start.sh --set ...`). Names carry a per-run suffix, so a kept store does not interfere.
+//!
+//! The ACL test runs against a broker started with `--set aclEnable=true` and
+//! `EXTRA_JAVA_OPTS=-Drocketmq.acl.plain.file=<path relative to tests/java-broker>` naming a
+//! `plain_acl.yml` with an admin account, plus `ROCKETMQ_ACL=<accessKey>:<secretKey>`.
 
 #[path = "client_support.rs"]
 mod support;
@@ -226,4 +230,63 @@ async fn external_transactions() {
     assert!(listener.0.load(Ordering::SeqCst) >= 1);
     lite.shutdown().await;
     tp.shutdown().await;
+}
+
+/// With `ROCKETMQ_ACL=<accessKey>:<secretKey>` the external broker runs with `aclEnable=true`
+/// and an admin account of those credentials: signed requests pass, a wrong secret fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_acl_signatures() {
+    let (ns, _broker) = target_or_skip!();
+    let Some((ak, sk)) = std::env::var("ROCKETMQ_ACL").ok().and_then(|v| {
+        v.split_once(':')
+            .map(|(a, s)| (a.to_string(), s.to_string()))
+    }) else {
+        eprintln!("skipped: set ROCKETMQ_ACL=<accessKey>:<secretKey>");
+        return;
+    };
+    let creds = |secret: &str| rocketmq::client::Credentials {
+        access_key: ak.clone(),
+        secret_key: secret.to_string(),
+        security_token: None,
+    };
+    let topic = unique("ExtAcl");
+    let mut pcfg = producer_config(ns, &unique("pg_acl"));
+    pcfg.client.credentials = Some(creds(&sk));
+    let p = rocketmq::client::Producer::new(pcfg).unwrap();
+    p.start().await.unwrap();
+    for i in 0..5 {
+        p.send(Message::new(topic.as_str(), format!("{i}")))
+            .await
+            .expect("signed send is accepted");
+    }
+    p.send_batch(vec![Message::new(topic.as_str(), "b")])
+        .await
+        .expect("signed batch is accepted");
+
+    let mut lcfg = LitePullConfig::new(&ns.to_string(), &unique("cg_acl"));
+    lcfg.consumer.client.credentials = Some(creds(&sk));
+    lcfg.consumer.consume_from_where = ConsumeFromWhere::FirstOffset;
+    let lite = LitePullConsumer::new(lcfg).unwrap();
+    lite.subscribe(&topic, "*").unwrap();
+    lite.start().await.unwrap();
+    let mut got = 0;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while got < 6 {
+        assert!(std::time::Instant::now() < deadline, "polled {got}");
+        got += lite.poll(Duration::from_millis(500)).await.unwrap().len();
+    }
+    lite.shutdown().await;
+
+    let mut bad = producer_config(ns, &unique("pg_acl_bad"));
+    bad.client.credentials = Some(creds("wrong-secret"));
+    bad.retry_times_when_send_failed = 0;
+    let bp = rocketmq::client::Producer::new(bad).unwrap();
+    bp.start().await.unwrap();
+    let e = bp
+        .send(Message::new(topic.as_str(), "x"))
+        .await
+        .expect_err("a wrong secret is refused");
+    assert!(e.to_string().to_lowercase().contains("signature"), "{e}");
+    bp.shutdown().await;
+    p.shutdown().await;
 }
