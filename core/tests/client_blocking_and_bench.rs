@@ -47,14 +47,20 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
         Message::new("Blocking", "two"),
         Box::new(move |r| {
             let nested = p2.send(Message::new("Blocking", "three"));
-            tx.lock().unwrap().send((r.is_ok(), nested.is_ok())).unwrap();
+            tx.lock()
+                .unwrap()
+                .send((r.is_ok(), nested.is_ok()))
+                .unwrap();
         }),
     )
     .unwrap();
     assert_eq!(rx.recv_timeout(support::DEADLINE).unwrap(), (true, true));
     p.send_oneway(Message::new("Blocking", "four")).unwrap();
-    p.send_batch(vec![Message::new("Blocking", "five"), Message::new("Blocking", "six")])
-        .unwrap();
+    p.send_batch(vec![
+        Message::new("Blocking", "five"),
+        Message::new("Blocking", "six"),
+    ])
+    .unwrap();
 
     let seen: Arc<Mutex<HashSet<String>>> = Default::default();
     let mut cfg = support::consumer_config(ns, "cg_blocking");
@@ -65,7 +71,9 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
     cons.register_message_listener_concurrently(Box::new(
         move |msgs: &[MessageExt], _: &ConsumeContext| {
             for m in msgs {
-                s2.lock().unwrap().insert(String::from_utf8_lossy(&m.body).into());
+                s2.lock()
+                    .unwrap()
+                    .insert(String::from_utf8_lossy(&m.body).into());
             }
             ConsumeResult::Success
         },
@@ -132,7 +140,10 @@ fn bench_reports_send_and_consume_rates() {
     .unwrap();
     assert_eq!(batched.messages % 16, 0);
     let received = consumer.join().unwrap();
-    assert!(received.messages > 0, "the consumer saw the benchmark traffic");
+    assert!(
+        received.messages > 0,
+        "the consumer saw the benchmark traffic"
+    );
     blocking::block_on(c.shutdown());
 }
 
