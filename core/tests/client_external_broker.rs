@@ -290,3 +290,89 @@ async fn external_acl_signatures() {
     bp.shutdown().await;
     p.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn external_rebalance_takeover_and_broadcast() {
+    let (ns, broker) = target_or_skip!();
+    let topic = unique("ExtSplit");
+    create_topic(ns, &[broker], &topic, 8).await;
+    let p = producer(ns, &unique("pg_ext_split")).await;
+    let group = unique("cg_ext_split");
+    let seen: Arc<Mutex<HashSet<String>>> = Default::default();
+    let make = |g: &str,
+                model: rocketmq::client::MessageModel,
+                seen: &Arc<Mutex<HashSet<String>>>| {
+        let mut cfg = consumer_config(ns, g);
+        cfg.message_model = model;
+        let dir = std::env::temp_dir().join("rocketmq_client_ext_offsets");
+        cfg.offset_store_dir = Some(dir);
+        let c = PushConsumer::new(cfg).unwrap();
+        c.subscribe(&topic, "*").unwrap();
+        let s2 = seen.clone();
+        c.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
+            for m in msgs {
+                s2.lock()
+                    .unwrap()
+                    .insert(String::from_utf8_lossy(&m.body).into());
+            }
+            ConsumeResult::Success
+        });
+        c
+    };
+    let clustering = rocketmq::client::MessageModel::Clustering;
+    let a = make(&group, clustering, &seen);
+    let b = make(&group, clustering, &seen);
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    let count = |c: &PushConsumer| {
+        c.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == topic)
+            .count()
+    };
+    wait_until("queues split 4/4", || count(&a) == 4 && count(&b) == 4).await;
+    for i in 0..50 {
+        p.send(Message::new(topic.as_str(), format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("first 50", || seen.lock().unwrap().len() == 50).await;
+    b.shutdown().await;
+    wait_until("survivor owns all 8", || count(&a) == 8).await;
+    for i in 50..100 {
+        p.send(Message::new(topic.as_str(), format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("all 100, none lost", || seen.lock().unwrap().len() == 100).await;
+    a.shutdown().await;
+
+    // Broadcasting: both members of one group see everything.
+    let bgroup = unique("cg_ext_bcast");
+    let (s1, s2): (Arc<Mutex<HashSet<String>>>, Arc<Mutex<HashSet<String>>>) =
+        (Default::default(), Default::default());
+    let broadcasting = rocketmq::client::MessageModel::Broadcasting;
+    let c1 = make(&bgroup, broadcasting, &s1);
+    let c2 = make(&bgroup, broadcasting, &s2);
+    c1.start().await.unwrap();
+    c2.start().await.unwrap();
+    wait_until("both own all queues", || count(&c1) == 8 && count(&c2) == 8).await;
+    // Broadcast consumers start at the end of each queue; give the pulls a moment to park.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in 0..20 {
+        p.send(Message::new(topic.as_str(), format!("x{i}")))
+            .await
+            .unwrap();
+    }
+    let xs = |s: &Arc<Mutex<HashSet<String>>>| {
+        s.lock()
+            .unwrap()
+            .iter()
+            .filter(|b| b.starts_with('x'))
+            .count()
+    };
+    wait_until("both see all 20", || xs(&s1) == 20 && xs(&s2) == 20).await;
+    c1.shutdown().await;
+    c2.shutdown().await;
+    p.shutdown().await;
+}
