@@ -349,8 +349,8 @@ async fn external_rebalance_takeover_and_broadcast() {
 
     // Broadcasting: both members of one group see everything.
     let bgroup = unique("cg_ext_bcast");
-    let (s1, s2): (Arc<Mutex<HashSet<String>>>, Arc<Mutex<HashSet<String>>>) =
-        (Default::default(), Default::default());
+    let s1: Arc<Mutex<HashSet<String>>> = Default::default();
+    let s2: Arc<Mutex<HashSet<String>>> = Default::default();
     let broadcasting = rocketmq::client::MessageModel::Broadcasting;
     let c1 = make(&bgroup, broadcasting, &s1);
     let c2 = make(&bgroup, broadcasting, &s2);
