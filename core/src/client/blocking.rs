@@ -16,7 +16,8 @@ use super::error::Result;
 use super::lite_pull_consumer::LitePullConfig;
 use super::message::{Message, MessageExt, SendResult};
 use super::producer::{
-    MessageQueueSelector, ProducerConfig, TransactionListener, TransactionSendResult,
+    LocalTransactionState, MessageQueueSelector, ProducerConfig, TransactionListener,
+    TransactionSendResult,
 };
 use super::pull::PullResult;
 use crate::protocol::bodies::MessageQueue;
@@ -143,6 +144,20 @@ impl TransactionProducer {
     pub fn send_message_in_transaction(&self, msg: Message) -> Result<TransactionSendResult> {
         block_on(self.inner.send_message_in_transaction(msg))
     }
+    /// With a local transaction for this call only (runs on the calling thread).
+    pub fn send_message_in_transaction_with(
+        &self,
+        msg: Message,
+        local: Box<dyn FnOnce(&Message, &SendResult) -> LocalTransactionState + Send>,
+    ) -> Result<TransactionSendResult> {
+        block_on(self.inner.send_message_in_transaction_with(msg, local))
+    }
+    /// The plain producer of the same group.
+    pub fn producer(&self) -> Producer {
+        Producer {
+            inner: self.inner.producer().clone(),
+        }
+    }
 }
 
 /// Blocking push consumer; the listener runs on the consumer's own threads.
@@ -191,6 +206,13 @@ impl PushConsumer {
     }
     pub fn assigned_queues(&self) -> Vec<MessageQueue> {
         self.inner.assigned_queues()
+    }
+    pub fn rebalance_now(&self) {
+        self.inner.rebalance_now()
+    }
+    /// Commits the consumed offsets now (also done every few seconds and at shutdown).
+    pub fn persist_offsets(&self) -> Result<()> {
+        block_on(self.inner.persist_offsets())
     }
     pub fn client_id(&self) -> String {
         self.inner.client_id().to_string()
