@@ -24,6 +24,9 @@ use crate::protocol::bodies::MessageQueue;
 
 /// Completion callback of an asynchronous send.
 pub type SendCallback = Box<dyn Fn(Result<SendResult>) + Send + Sync + 'static>;
+/// A local transaction for one `send_message_in_transaction_with` call.
+pub type LocalTransactionFn =
+    Box<dyn FnOnce(&Message, &SendResult) -> LocalTransactionState + Send + 'static>;
 /// A message listener as bindings pass it.
 pub type ListenerFn =
     Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
@@ -148,7 +151,7 @@ impl TransactionProducer {
     pub fn send_message_in_transaction_with(
         &self,
         msg: Message,
-        local: Box<dyn FnOnce(&Message, &SendResult) -> LocalTransactionState + Send>,
+        local: LocalTransactionFn,
     ) -> Result<TransactionSendResult> {
         block_on(self.inner.send_message_in_transaction_with(msg, local))
     }
