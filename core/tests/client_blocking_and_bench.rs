@@ -101,6 +101,13 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
 #[test]
 fn bench_reports_send_and_consume_rates() {
     let c = cluster();
+    // The topic exists before the consumer starts, so its first rebalance finds the queues.
+    blocking::block_on(support::create_topic(
+        c.namesrv_addr(),
+        &[c.broker_addr()],
+        "BenchTopic",
+        4,
+    ));
     let ns = c.namesrv_addr().to_string();
     let consumer = std::thread::spawn({
         let ns = ns.clone();
