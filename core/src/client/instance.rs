@@ -447,37 +447,46 @@ impl ClientInstance {
         futures_join_all(calls).await;
     }
 
-    /// GET_CONSUMER_LIST_BY_GROUP from one broker of the topic.
+    /// GET_CONSUMER_LIST_BY_GROUP from a broker of the topic (the next one if it fails).
     pub async fn consumer_ids(&self, topic: &str, group: &str) -> Result<Vec<String>> {
         let route = self.route(topic, false).await?;
-        let broker = route
+        let mut brokers: Vec<String> = route
             .data
             .broker_datas
             .iter()
             .map(|b| b.broker_name.clone())
-            .min()
-            .ok_or_else(|| ClientError::RouteNotFound {
-                topic: topic.into(),
-                detail: "the route lists no broker".into(),
-            })?;
-        let addr = self
-            .inner
-            .routes
-            .any_addr(&broker)
-            .ok_or_else(|| ClientError::state(format!("no address for broker {broker}")))?;
-        let cmd = RemotingCommand::request(request_code::GET_CONSUMER_LIST_BY_GROUP)
-            .with_ext("consumerGroup", group);
-        let resp = self.invoke(&addr, cmd, self.request_timeout()).await?;
-        if resp.code != response_code::SUCCESS {
-            return Err(ClientError::broker(
-                resp.code,
-                resp.remark.as_deref(),
-                &addr,
-            ));
+            .collect();
+        brokers.sort();
+        // Spread the load over the brokers, as Java picks one at random.
+        if !brokers.is_empty() {
+            let start = super::config::random_u64() as usize % brokers.len();
+            brokers.rotate_left(start);
         }
-        let body: crate::protocol::bodies::ConsumerListBody = from_fastjson(&resp.body)
-            .map_err(|e| ClientError::broker(1, Some(&format!("bad consumer list: {e}")), &addr))?;
-        Ok(body.consumer_id_list)
+        let mut last_err = ClientError::RouteNotFound {
+            topic: topic.into(),
+            detail: "the route lists no broker".into(),
+        };
+        for broker in brokers {
+            let Some(addr) = self.inner.routes.any_addr(&broker) else {
+                continue;
+            };
+            let cmd = RemotingCommand::request(request_code::GET_CONSUMER_LIST_BY_GROUP)
+                .with_ext("consumerGroup", group);
+            match self.invoke(&addr, cmd, self.request_timeout()).await {
+                Ok(resp) if resp.code == response_code::SUCCESS => {
+                    let body: crate::protocol::bodies::ConsumerListBody = from_fastjson(&resp.body)
+                        .map_err(|e| {
+                            ClientError::broker(1, Some(&format!("bad consumer list: {e}")), &addr)
+                        })?;
+                    return Ok(body.consumer_id_list);
+                }
+                Ok(resp) => {
+                    last_err = ClientError::broker(resp.code, resp.remark.as_deref(), &addr)
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
     }
 
     /// The master address of `broker_name`, refreshing `topic`'s route once if unknown.
