@@ -297,3 +297,40 @@ async fn orderly_consumption_keeps_per_key_order() {
     p.shutdown().await;
     c.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_keeps_going_when_one_of_two_brokers_stops() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let b = extra_broker(ns, "broker-b", dir.path()).await;
+    create_topic(ns, &[c.broker_addr(), b.addr()], "TwoSides", 2).await;
+    let p = producer(ns, "pg_two_sides").await;
+    let seen: Seen = Default::default();
+    let cons = recording_consumer(consumer_config(ns, "cg_two_sides"), "TwoSides", &seen);
+    cons.start().await.unwrap();
+    wait_until("queues on both brokers", || {
+        cons.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "TwoSides")
+            .count()
+            == 4
+    })
+    .await;
+    for i in 0..20 {
+        p.send(Message::new("TwoSides", format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("first 20 from both brokers", || distinct(&seen) == 20).await;
+    b.shutdown().await;
+    for i in 0..20 {
+        p.send(Message::new("TwoSides", format!("b{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("20 more via the remaining broker", || distinct(&seen) == 40).await;
+    cons.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
