@@ -21,6 +21,9 @@ pub enum MessageModel {
 }
 
 impl MessageModel {
+    pub fn is_clustering(self) -> bool {
+        self == MessageModel::Clustering
+    }
     pub fn wire_name(self) -> &'static str {
         match self {
             MessageModel::Clustering => "CLUSTERING",

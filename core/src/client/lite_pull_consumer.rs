@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::config::check_topic;
 use super::consumer::{
-    allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig, MessageModel,
+    allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig,
 };
 use super::error::{ClientError, Result};
 use super::instance::{ClientInstance, ConsumerHooks};
@@ -694,12 +694,5 @@ impl LiteInner {
                 }
             }
         }
-    }
-}
-
-impl MessageModel {
-    /// Lite pull consumers default to clustering too; kept for symmetry.
-    pub fn is_clustering(self) -> bool {
-        self == MessageModel::Clustering
     }
 }
