@@ -1,0 +1,15 @@
+//! The enum types as they arrive from C: plain `int`s.
+//!
+//! A C enum variable may hold any `int`, but a Rust enum with an out-of-range value is undefined
+//! behaviour. So functions and callbacks that *receive* `CMessageModel`, `CLogLevel`,
+//! `CTraceModel` or `CTransactionStatus` are declared with these aliases; they are checked (or
+//! mapped, as librocketmq maps unknown transaction states to "unknown") before use. cbindgen
+//! never parses this file: it prints the alias names as they are, and each header includes the
+//! one that defines the real enum, so C sees the enum types librocketmq declares.
+
+use std::os::raw::c_int;
+
+pub type CMessageModel = c_int;
+pub type CLogLevel = c_int;
+pub type CTraceModel = c_int;
+pub type CTransactionStatus = c_int;
