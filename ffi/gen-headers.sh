@@ -21,27 +21,27 @@ check=0
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
-# header  source file  included headers
+# header | source file | headers it includes | types it defines that no function of its own uses
 headers=(
-    "CCommon.h c_common.rs"
-    "CErrorMessage.h c_error_message.rs CCommon.h"
-    "CMessage.h c_message.rs CCommon.h"
-    "CMessageExt.h c_message_ext.rs CCommon.h"
-    "CBatchMessage.h c_batch_message.rs CCommon.h CMessage.h"
-    "CSendResult.h c_send_result.rs CCommon.h"
-    "CMQException.h c_mq_exception.rs CCommon.h"
-    "CTransactionStatus.h c_transaction_status.rs"
-    "CMessageQueue.h c_message_queue.rs CCommon.h"
-    "CPullResult.h c_pull_result.rs CCommon.h CMessageExt.h"
-    "CEmbeddedBroker.h c_embedded_broker.rs CCommon.h"
+    "CCommon.h|c_common.rs||CStatus CLogLevel CMessageModel CTraceModel CConsumeFromWhere"
+    "CErrorMessage.h|c_error_message.rs|CCommon.h|"
+    "CMessage.h|c_message.rs|CCommon.h|CMessage"
+    "CMessageExt.h|c_message_ext.rs|CCommon.h|CMessageExt"
+    "CBatchMessage.h|c_batch_message.rs|CCommon.h CMessage.h|CBatchMessage"
+    "CSendResult.h|c_send_result.rs|CCommon.h|CSendStatus CSendResult"
+    "CMQException.h|c_mq_exception.rs|CCommon.h|CMQException"
+    "CTransactionStatus.h|c_transaction_status.rs||CTransactionStatus"
+    "CMessageQueue.h|c_message_queue.rs|CCommon.h|CMessageQueue"
+    "CPullResult.h|c_pull_result.rs|CCommon.h CMessageExt.h|CPullStatus CPullResult"
+    "CEmbeddedBroker.h|c_embedded_broker.rs|CCommon.h|CEmbeddedBroker"
 )
-[ -f "$here/src/c_producer.rs" ] && headers+=("CProducer.h c_producer.rs CCommon.h CBatchMessage.h CMQException.h CMessage.h CMessageExt.h CMessageQueue.h CSendResult.h CTransactionStatus.h")
-[ -f "$here/src/c_push_consumer.rs" ] && headers+=("CPushConsumer.h c_push_consumer.rs CCommon.h CMessageExt.h")
-[ -f "$here/src/c_pull_consumer.rs" ] && headers+=("CPullConsumer.h c_pull_consumer.rs CCommon.h CMessageExt.h CMessageQueue.h CPullResult.h")
-[ -f "$here/src/c_lite_pull_consumer.rs" ] && headers+=("CLitePullConsumer.h c_lite_pull_consumer.rs CCommon.h CMessageExt.h CMessageQueue.h")
+[ -f "$here/src/c_producer.rs" ] && headers+=("CProducer.h|c_producer.rs|CCommon.h CBatchMessage.h CMQException.h CMessage.h CMessageExt.h CMessageQueue.h CSendResult.h CTransactionStatus.h|CProducer CSendReceipt QueueSelectorCallback CSendSuccessCallback CSendExceptionCallback COnSendSuccessCallback COnSendExceptionCallback CLocalTransactionCheckerCallback CLocalTransactionExecutorCallback")
+[ -f "$here/src/c_push_consumer.rs" ] && headers+=("CPushConsumer.h|c_push_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h|CPushConsumer CConsumeStatus MessageCallBack CConsumeRequest")
+[ -f "$here/src/c_pull_consumer.rs" ] && headers+=("CPullConsumer.h|c_pull_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h CPullResult.h|CPullConsumer")
+[ -f "$here/src/c_lite_pull_consumer.rs" ] && headers+=("CLitePullConsumer.h|c_lite_pull_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h|CLitePullConsumer")
 
 for entry in "${headers[@]}"; do
-    read -r header src includes <<<"$entry"
+    IFS='|' read -r header src includes exports <<<"$entry"
     guard="__$(echo "${header%.h}" | sed -E 's/([a-z])([A-Z])/\1_\2/g; s/^C([A-Z])/C_\1/' | tr '[:lower:]' '[:upper:]')_H__"
     cfg="$out/$header.toml"
     {
@@ -58,6 +58,8 @@ after_includes = """
 #define ROCKETMQCLIENT_API
 #endif
 
+#define DEFAULT_SDK_VERSION "DefaultVersion"
+
 /* librocketmq's aliases for the first code of each family. */
 #define PRODUCER_ERROR_CODE_START PRODUCER_START_FAILED
 #define PUSHCONSUMER_ERROR_CODE_START PUSHCONSUMER_START_FAILED
@@ -66,6 +68,13 @@ after_includes = """
 CCOMMON
         fi
         cat "$here/cbindgen.toml"
+        echo
+        echo "[export]"
+        echo 'item_types = ["enums", "structs", "opaque", "typedefs", "functions", "constants"]'
+        printf 'include = ['
+        sep=""
+        for t in $exports; do printf '%s"%s"' "$sep" "$t"; sep=", "; done
+        echo ']'
     } >"$cfg"
     # Types defined in other headers are deliberately left unresolved: cbindgen prints their
     # names, and the #includes above declare them.

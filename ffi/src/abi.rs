@@ -13,3 +13,4 @@ pub type CMessageModel = c_int;
 pub type CLogLevel = c_int;
 pub type CTraceModel = c_int;
 pub type CTransactionStatus = c_int;
+pub type CConsumeFromWhere = c_int;

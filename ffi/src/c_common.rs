@@ -15,7 +15,9 @@ pub const MAX_MESSAGE_ID_LENGTH: usize = 256;
 pub const MAX_TOPIC_LENGTH: usize = 512;
 pub const MAX_BROKER_NAME_ID_LENGTH: usize = 256;
 pub const MAX_SDK_VERSION_LENGTH: usize = 256;
-pub const DEFAULT_SDK_VERSION: &str = "DefaultVersion";
+/// `DEFAULT_SDK_VERSION` ("DefaultVersion") is defined in the header text (cbindgen does not
+/// emit string constants).
+pub(crate) const DEFAULT_SDK_VERSION: &std::ffi::CStr = c"DefaultVersion";
 
 /// The version of this library's C ABI: bumped whenever a declaration changes in a way that
 /// breaks programs built against an older header. Bindings compare it with
@@ -25,7 +27,7 @@ pub const ROCKETMQ_RS_ABI_VERSION: c_int = 1;
 /// Status codes returned by most functions. 0 is success; the others are grouped by family
 /// (10.. producer, 20.. push consumer, 30.. pull consumer, 40.. embedded broker, 50.. lite pull
 /// consumer). `PRODUCER_ERROR_CODE_START`, `PUSHCONSUMER_ERROR_CODE_START` and
-/// `PULLCONSUMER_ERROR_CODE_START` are defined as aliases below the enum.
+/// `PULLCONSUMER_ERROR_CODE_START` are `#define`d aliases at the top of this header.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CStatus {
@@ -82,6 +84,16 @@ pub enum CMessageModel {
 pub enum CTraceModel {
     OPEN = 0,
     CLOSE = 1,
+}
+
+/// rocketmq-rs addition: where a consumer group starts on a queue it has no stored offset for.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CConsumeFromWhere {
+    CONSUME_FROM_LAST_OFFSET = 0,
+    CONSUME_FROM_FIRST_OFFSET = 1,
+    /// From the time set with `Set*ConsumeTimestamp` (default: half an hour ago).
+    CONSUME_FROM_TIMESTAMP = 2,
 }
 
 /// The C ABI version of the loaded library (`ROCKETMQ_RS_ABI_VERSION` of the header it was

@@ -36,3 +36,37 @@ pub mod c_transaction_status;
 
 /// The library's version text.
 pub(crate) const VERSION_C: &CStr = c"rocketmq-rs 0.1.0";
+
+#[cfg(test)]
+mod layout_tests {
+    //! The struct layouts librocketmq has on x86-64 Linux (LP64), which C programs and ctypes
+    //! declarations are compiled against.
+    use std::mem::{align_of, offset_of, size_of};
+
+    use crate::c_message_queue::CMessageQueue;
+    use crate::c_mq_exception::CMQException;
+    use crate::c_pull_result::CPullResult;
+    use crate::c_send_result::CSendResult;
+
+    #[test]
+    fn structs_match_librocketmq() {
+        assert_eq!((size_of::<CSendResult>(), align_of::<CSendResult>()), (272, 8));
+        assert_eq!(offset_of!(CSendResult, msg_id), 4);
+        assert_eq!(offset_of!(CSendResult, offset), 264);
+
+        assert_eq!((size_of::<CMessageQueue>(), align_of::<CMessageQueue>()), (772, 4));
+        assert_eq!(offset_of!(CMessageQueue, broker_name), 512);
+        assert_eq!(offset_of!(CMessageQueue, queue_id), 768);
+
+        assert_eq!((size_of::<CMQException>(), align_of::<CMQException>()), (904, 4));
+        assert_eq!(offset_of!(CMQException, file), 8);
+        assert_eq!(offset_of!(CMQException, msg), 264);
+        assert_eq!(offset_of!(CMQException, r#type), 776);
+
+        assert_eq!((size_of::<CPullResult>(), align_of::<CPullResult>()), (56, 8));
+        assert_eq!(offset_of!(CPullResult, next_begin_offset), 8);
+        assert_eq!(offset_of!(CPullResult, msg_found_list), 32);
+        assert_eq!(offset_of!(CPullResult, size), 40);
+        assert_eq!(offset_of!(CPullResult, p_data), 48);
+    }
+}
