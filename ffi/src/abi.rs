@@ -14,3 +14,18 @@ pub type CLogLevel = c_int;
 pub type CTraceModel = c_int;
 pub type CTransactionStatus = c_int;
 pub type CConsumeFromWhere = c_int;
+
+/// `CPullResult` as it travels between C and Rust: `pullStatus` as a plain `int` (a C caller
+/// hands the struct back by value to `ReleasePullResult`). Same layout as
+/// `c_pull_result::CPullResult`, which is what the header shows (checked in `layout_tests`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct CPullResult {
+    pub pull_status: c_int,
+    pub next_begin_offset: std::os::raw::c_longlong,
+    pub min_offset: std::os::raw::c_longlong,
+    pub max_offset: std::os::raw::c_longlong,
+    pub msg_found_list: *mut *mut crate::c_message_ext::CMessageExt,
+    pub size: c_int,
+    pub p_data: *mut std::os::raw::c_void,
+}

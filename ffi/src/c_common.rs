@@ -44,6 +44,8 @@ pub enum CStatus {
     PRODUCER_SEND_ORDERLYASYNC_FAILED = 15,
     PRODUCER_SEND_TRANSACTION_FAILED = 16,
     PUSHCONSUMER_START_FAILED = 20,
+    /// rocketmq-rs addition: polling a push consumer that is not running (shut down).
+    PUSHCONSUMER_NOT_RUNNING = 21,
     PULLCONSUMER_START_FAILED = 30,
     PULLCONSUMER_FETCH_MQ_FAILED = 31,
     PULLCONSUMER_FETCH_MESSAGE_FAILED = 32,

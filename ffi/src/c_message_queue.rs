@@ -11,3 +11,43 @@ pub struct CMessageQueue {
     pub broker_name: [c_char; MAX_BROKER_NAME_ID_LENGTH],
     pub queue_id: c_int,
 }
+
+extern "C" {
+    fn malloc(size: usize) -> *mut std::os::raw::c_void;
+}
+
+/// Writes `queues` as a `malloc`ed array (so C may also release it with `free`) into `*mqs`
+/// and its length into `*size`. An empty list is a NULL array of size 0.
+///
+/// # Safety
+/// `mqs` and `size` are non-NULL and writable.
+pub(crate) unsafe fn write_queue_array(
+    queues: &[rocketmq::protocol::bodies::MessageQueue],
+    mqs: *mut *mut CMessageQueue,
+    size: *mut c_int,
+) -> crate::boundary::FfiResult<()> {
+    let n = queues.len();
+    let array = if n == 0 {
+        std::ptr::null_mut()
+    } else {
+        // SAFETY: plain allocation; checked for NULL below.
+        let p = unsafe { malloc(n * std::mem::size_of::<CMessageQueue>()) } as *mut CMessageQueue;
+        if p.is_null() {
+            return Err(crate::boundary::FfiError::new(
+                crate::c_common::CStatus::MALLOC_FAILED,
+                "out of memory",
+            ));
+        }
+        for (i, q) in queues.iter().enumerate() {
+            // SAFETY: `p` has room for `n` entries.
+            unsafe { p.add(i).write(crate::convert::to_c_queue(q)) };
+        }
+        p
+    };
+    // SAFETY: the caller guarantees writable out-pointers.
+    unsafe {
+        mqs.write(array);
+        size.write(n as c_int);
+    }
+    Ok(())
+}

@@ -72,6 +72,15 @@ impl<T> Registry<T> {
         }
     }
 
+    /// The first live object satisfying `pred` (a linear scan: for small registries).
+    pub fn find(&self, pred: impl Fn(&T) -> bool) -> Option<*mut T> {
+        let set = self.set();
+        set.iter()
+            // SAFETY: every recorded address is a live `T` (removal takes the same lock).
+            .find(|p| pred(unsafe { &*(**p as *const T) }))
+            .map(|p| *p as *mut T)
+    }
+
     /// Unrecords and takes back ownership of a live object.
     pub fn remove(&self, p: *mut T) -> FfiResult<Box<T>> {
         if !p.is_null() && self.set().remove(&(p as usize)) {

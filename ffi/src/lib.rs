@@ -18,8 +18,13 @@ use std::ffi::CStr;
 
 mod abi;
 mod boundary;
+mod callback_gate;
+mod client_settings;
+mod convert;
 mod handles;
 mod message;
+mod poll_queue;
+mod received;
 mod runtime;
 
 pub mod c_batch_message;
@@ -30,6 +35,10 @@ pub mod c_message;
 pub mod c_message_ext;
 pub mod c_message_queue;
 pub mod c_mq_exception;
+pub mod c_producer;
+pub mod c_lite_pull_consumer;
+pub mod c_pull_consumer;
+pub mod c_push_consumer;
 pub mod c_pull_result;
 pub mod c_send_result;
 pub mod c_transaction_status;
@@ -68,5 +77,13 @@ mod layout_tests {
         assert_eq!(offset_of!(CPullResult, msg_found_list), 32);
         assert_eq!(offset_of!(CPullResult, size), 40);
         assert_eq!(offset_of!(CPullResult, p_data), 48);
+
+        // The by-value form the pull functions use has the same layout.
+        use crate::abi::CPullResult as Raw;
+        assert_eq!((size_of::<Raw>(), align_of::<Raw>()), (56, 8));
+        assert_eq!(offset_of!(Raw, next_begin_offset), 8);
+        assert_eq!(offset_of!(Raw, msg_found_list), 32);
+        assert_eq!(offset_of!(Raw, size), 40);
+        assert_eq!(offset_of!(Raw, p_data), 48);
     }
 }

@@ -19,8 +19,6 @@ pub(crate) mod property {
     pub const TAGS: &str = "TAGS";
     pub const KEYS: &str = "KEYS";
     pub const DELAY: &str = "DELAY";
-    pub const UNIQ_KEY: &str = "UNIQ_KEY";
-    pub const SHARDING_KEY: &str = "__SHARDINGKEY";
     pub const TIMER_DELIVER_MS: &str = "TIMER_DELIVER_MS";
 }
 
@@ -99,9 +97,6 @@ impl MessageObj {
     }
     pub fn set_property(&mut self, key: &str, value: &str) {
         self.properties.insert(c_string(key), c_string(value));
-    }
-    pub fn remove_property(&mut self, key: &str) {
-        self.properties.remove(c_string(key).as_c_str());
     }
     /// Every property, in name order.
     pub fn properties(&self) -> impl Iterator<Item = (String, String)> + '_ {
