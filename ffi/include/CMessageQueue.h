@@ -11,14 +11,4 @@ typedef struct {
   int queueId;
 } CMessageQueue;
 
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
-
-extern void *malloc(size_t size);
-
-#ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
-
 #endif  /* __C_MESSAGE_QUEUE_H__ */

@@ -101,8 +101,6 @@ int FetchSubscriptionMessageQueues(CPullConsumer *consumer,
                                    CMessageQueue **mqs,
                                    int *size);
 
-extern void free(void *p);
-
 /**
  * Frees an array from `FetchSubscriptionMessageQueues` (or `FetchPublishMessageQueues`,
  * `LitePullConsumerFetchMessageQueues`). NULL is `NULL_POINTER`.

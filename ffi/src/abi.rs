@@ -29,3 +29,10 @@ pub struct CPullResult {
     pub size: c_int,
     pub p_data: *mut std::os::raw::c_void,
 }
+
+// The C allocator, for the arrays C may release with `free` (librocketmq's contract for
+// `FetchSubscriptionMessageQueues`).
+extern "C" {
+    pub fn malloc(size: usize) -> *mut std::os::raw::c_void;
+    pub fn free(p: *mut std::os::raw::c_void);
+}

@@ -61,6 +61,7 @@ fn not_started(b: &EmbeddedBrokerObj) -> FfiResult<()> {
 #[no_mangle]
 pub extern "C" fn CreateEmbeddedBroker() -> *mut CEmbeddedBroker {
     ffi_boundary!(ptr::null_mut(), {
+        crate::logging::init();
         BROKERS.insert(EmbeddedBrokerObj {
             config: EmbeddedConfig::default(),
             cluster: None,

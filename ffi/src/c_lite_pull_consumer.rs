@@ -70,6 +70,7 @@ unsafe fn consumer_ref<'a>(c: *mut CLitePullConsumer) -> FfiResult<&'a LiteObj> 
 #[no_mangle]
 pub unsafe extern "C" fn CreateLitePullConsumer(groupId: *const c_char) -> *mut CLitePullConsumer {
     ffi_boundary!(ptr::null_mut(), {
+        crate::logging::init();
         // SAFETY: C string alive for this call.
         let Some(group) = value_or(unsafe { opt_str(groupId) }, None) else {
             return ptr::null_mut();

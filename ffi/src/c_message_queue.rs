@@ -12,10 +12,6 @@ pub struct CMessageQueue {
     pub queue_id: c_int,
 }
 
-extern "C" {
-    fn malloc(size: usize) -> *mut std::os::raw::c_void;
-}
-
 /// Writes `queues` as a `malloc`ed array (so C may also release it with `free`) into `*mqs`
 /// and its length into `*size`. An empty list is a NULL array of size 0.
 ///
@@ -31,7 +27,7 @@ pub(crate) unsafe fn write_queue_array(
         std::ptr::null_mut()
     } else {
         // SAFETY: plain allocation; checked for NULL below.
-        let p = unsafe { malloc(n * std::mem::size_of::<CMessageQueue>()) } as *mut CMessageQueue;
+        let p = unsafe { crate::abi::malloc(n * std::mem::size_of::<CMessageQueue>()) } as *mut CMessageQueue;
         if p.is_null() {
             return Err(crate::boundary::FfiError::new(
                 crate::c_common::CStatus::MALLOC_FAILED,

@@ -160,6 +160,7 @@ unsafe fn producer_ref<'a>(p: *mut CProducer) -> FfiResult<&'a ProducerObj> {
 }
 
 fn create(group: *const c_char, kind: Kind) -> *mut CProducer {
+        crate::logging::init();
     // SAFETY: `group` is NULL or a C string alive for this call.
     let group = match value_or(unsafe { opt_str(group) }, None) {
         Some(g) => g,

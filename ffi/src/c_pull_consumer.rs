@@ -61,6 +61,7 @@ unsafe fn consumer_ref<'a>(c: *mut CPullConsumer) -> FfiResult<&'a PullObj> {
 #[no_mangle]
 pub unsafe extern "C" fn CreatePullConsumer(groupId: *const c_char) -> *mut CPullConsumer {
     ffi_boundary!(ptr::null_mut(), {
+        crate::logging::init();
         // SAFETY: C string alive for this call.
         let Some(group) = value_or(unsafe { opt_str(groupId) }, None) else {
             return ptr::null_mut();
@@ -323,10 +324,6 @@ pub unsafe extern "C" fn FetchSubscriptionMessageQueues(
     })
 }
 
-extern "C" {
-    fn free(p: *mut c_void);
-}
-
 /// Frees an array from `FetchSubscriptionMessageQueues` (or `FetchPublishMessageQueues`,
 /// `LitePullConsumerFetchMessageQueues`). NULL is `NULL_POINTER`.
 #[no_mangle]
@@ -336,7 +333,7 @@ pub unsafe extern "C" fn ReleaseSubscriptionMessageQueue(mqs: *mut CMessageQueue
             return CStatus::NULL_POINTER as c_int;
         }
         // SAFETY: the array came from `malloc` in `write_queue_array` (the documented contract).
-        unsafe { free(mqs as *mut c_void) };
+        unsafe { crate::abi::free(mqs as *mut c_void) };
         CStatus::OK as c_int
     })
 }

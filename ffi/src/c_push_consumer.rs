@@ -116,6 +116,7 @@ fn default_threads() -> usize {
 #[no_mangle]
 pub unsafe extern "C" fn CreatePushConsumer(groupId: *const c_char) -> *mut CPushConsumer {
     ffi_boundary!(ptr::null_mut(), {
+        crate::logging::init();
         // SAFETY: C string alive for this call.
         let Some(group) = value_or(unsafe { opt_str(groupId) }, None) else {
             return ptr::null_mut();

@@ -22,6 +22,7 @@ mod callback_gate;
 mod client_settings;
 mod convert;
 mod handles;
+mod logging;
 mod message;
 mod poll_queue;
 mod received;
