@@ -66,7 +66,10 @@ impl FfiError {
         }
     }
     pub fn null(what: &str) -> FfiError {
-        FfiError::new(CStatus::NULL_POINTER, format!("{what} is NULL or not a live handle"))
+        FfiError::new(
+            CStatus::NULL_POINTER,
+            format!("{what} is NULL or not a live handle"),
+        )
     }
 }
 
@@ -120,7 +123,8 @@ pub(crate) unsafe fn opt_str(p: *const c_char) -> FfiResult<Option<String>> {
 /// As [`opt_str`].
 pub(crate) unsafe fn req_str(p: *const c_char, what: &str) -> FfiResult<String> {
     // SAFETY: forwarded contract.
-    unsafe { opt_str(p) }?.ok_or_else(|| FfiError::new(CStatus::NULL_POINTER, format!("{what} is NULL")))
+    unsafe { opt_str(p) }?
+        .ok_or_else(|| FfiError::new(CStatus::NULL_POINTER, format!("{what} is NULL")))
 }
 
 /// Makes a C string out of Rust text, dropping interior NULs.
@@ -150,7 +154,11 @@ pub(crate) fn copy_to_c_buf(dst: &mut [c_char], s: &str) {
 
 /// Reads a NUL-terminated string out of a fixed C buffer (up to its end if unterminated).
 pub(crate) fn read_c_buf(src: &[c_char]) -> String {
-    let bytes: Vec<u8> = src.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+    let bytes: Vec<u8> = src
+        .iter()
+        .take_while(|c| **c != 0)
+        .map(|c| *c as u8)
+        .collect();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
@@ -167,7 +175,10 @@ mod tests {
             0
         });
         assert_eq!(r, 10);
-        let msg = unsafe { CStr::from_ptr(latest_error_ptr()) }.to_str().unwrap().to_string();
+        let msg = unsafe { CStr::from_ptr(latest_error_ptr()) }
+            .to_str()
+            .unwrap()
+            .to_string();
         assert!(msg.contains("boom"), "{msg}");
     }
 

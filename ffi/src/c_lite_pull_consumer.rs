@@ -100,7 +100,11 @@ fn shutdown(obj: &LiteObj) {
 #[no_mangle]
 pub unsafe extern "C" fn DestroyLitePullConsumer(consumer: *mut CLitePullConsumer) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
-        status(LITE_CONSUMERS.remove(as_obj(consumer)).map(|c| shutdown(&c)))
+        status(
+            LITE_CONSUMERS
+                .remove(as_obj(consumer))
+                .map(|c| shutdown(&c)),
+        )
     })
 }
 
@@ -118,12 +122,21 @@ pub unsafe extern "C" fn StartLitePullConsumer(consumer: *mut CLitePullConsumer)
             let (config, subs, assigned) = {
                 let s = obj.settings.lock().unwrap_or_else(|e| e.into_inner());
                 check_namesrv(&s.config.consumer.client, &s.namesrv_domain, START)?;
-                (s.config.clone(), s.subscriptions.clone(), s.assigned.clone())
+                (
+                    s.config.clone(),
+                    s.subscriptions.clone(),
+                    s.assigned.clone(),
+                )
             };
             let fail = client_error(START);
             let c = LitePullConsumer::new(config).map_err(fail)?;
             for (t, (e, sql)) in &subs {
-                if *sql { c.subscribe_sql92(t, e) } else { c.subscribe(t, e) }.map_err(fail)?;
+                if *sql {
+                    c.subscribe_sql92(t, e)
+                } else {
+                    c.subscribe(t, e)
+                }
+                .map_err(fail)?;
             }
             if let Some(q) = assigned {
                 block_on(c.assign(q)).map_err(fail)?;
@@ -145,7 +158,10 @@ pub unsafe extern "C" fn ShutdownLitePullConsumer(consumer: *mut CLitePullConsum
     })
 }
 
-unsafe fn set(consumer: *mut CLitePullConsumer, f: impl FnOnce(&mut Settings) -> FfiResult<()>) -> c_int {
+unsafe fn set(
+    consumer: *mut CLitePullConsumer,
+    f: impl FnOnce(&mut Settings) -> FfiResult<()>,
+) -> c_int {
     status((|| {
         // SAFETY: checked by the registry.
         let obj = unsafe { consumer_ref(consumer) }?;
@@ -267,7 +283,10 @@ pub unsafe extern "C" fn SetLitePullConsumerConsumeTimestamp(
 
 /// Commit polled offsets every 5 s and at shutdown (non-zero, default) or only on request.
 #[no_mangle]
-pub unsafe extern "C" fn SetLitePullConsumerAutoCommit(consumer: *mut CLitePullConsumer, autoCommit: c_int) -> c_int {
+pub unsafe extern "C" fn SetLitePullConsumerAutoCommit(
+    consumer: *mut CLitePullConsumer,
+    autoCommit: c_int,
+) -> c_int {
     ffi_boundary!(START as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -281,7 +300,10 @@ pub unsafe extern "C" fn SetLitePullConsumerAutoCommit(consumer: *mut CLitePullC
 
 /// Messages per pull request (1..=1024; default 10).
 #[no_mangle]
-pub unsafe extern "C" fn SetLitePullConsumerPullBatchSize(consumer: *mut CLitePullConsumer, batchSize: c_int) -> c_int {
+pub unsafe extern "C" fn SetLitePullConsumerPullBatchSize(
+    consumer: *mut CLitePullConsumer,
+    batchSize: c_int,
+) -> c_int {
     ffi_boundary!(START as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -296,19 +318,40 @@ pub unsafe extern "C" fn SetLitePullConsumerPullBatchSize(consumer: *mut CLitePu
     })
 }
 
-unsafe fn subscribe(c: *mut CLitePullConsumer, topic: *const c_char, expression: *const c_char, sql: bool) -> c_int {
+unsafe fn subscribe(
+    c: *mut CLitePullConsumer,
+    topic: *const c_char,
+    expression: *const c_char,
+    sql: bool,
+) -> c_int {
     status((|| {
         // SAFETY: checked by the registry; C strings alive for this call.
         let obj = unsafe { consumer_ref(c) }?;
         let t = unsafe { req_str(topic, "topic") }?;
-        let e = unsafe { opt_str(expression) }?.filter(|e| !e.is_empty()).unwrap_or_else(|| "*".into());
+        let e = unsafe { opt_str(expression) }?
+            .filter(|e| !e.is_empty())
+            .unwrap_or_else(|| "*".into());
         if sql && e == "*" {
             return Err(FfiError::null("expression"));
         }
-        if let Some(client) = obj.client.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
-            if sql { client.subscribe_sql92(&t, &e) } else { client.subscribe(&t, &e) }.map_err(client_error(START))?;
+        if let Some(client) = obj
+            .client
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            if sql {
+                client.subscribe_sql92(&t, &e)
+            } else {
+                client.subscribe(&t, &e)
+            }
+            .map_err(client_error(START))?;
         }
-        obj.settings.lock().unwrap_or_else(|e| e.into_inner()).subscriptions.insert(t, (e, sql));
+        obj.settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .subscriptions
+            .insert(t, (e, sql));
         Ok(())
     })())
 }
@@ -363,10 +406,18 @@ pub unsafe extern "C" fn LitePullConsumerAssign(
             // SAFETY: checked by the registry; array contract as `queues_from`.
             let obj = unsafe { consumer_ref(consumer) }?;
             let queues = unsafe { queues_from(mqs, size) }?;
-            if let Some(client) = obj.client.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if let Some(client) = obj
+                .client
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
                 block_on(client.assign(queues.clone())).map_err(client_error(START))?;
             }
-            obj.settings.lock().unwrap_or_else(|e| e.into_inner()).assigned = Some(queues);
+            obj.settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .assigned = Some(queues);
             Ok(())
         })())
     })
@@ -428,7 +479,10 @@ pub unsafe extern "C" fn ReleaseLitePullMessages(msgs: *mut *mut CMessageExt) ->
 pub unsafe extern "C" fn LitePullConsumerCommitSync(consumer: *mut CLitePullConsumer) -> c_int {
     ffi_boundary!(POLL as c_int, {
         // SAFETY: checked by the registry.
-        status(unsafe { consumer_ref(consumer) }.and_then(|o| block_on(running(o)?.commit_sync()).map_err(client_error(POLL))))
+        status(
+            unsafe { consumer_ref(consumer) }
+                .and_then(|o| block_on(running(o)?.commit_sync()).map_err(client_error(POLL))),
+        )
     })
 }
 
@@ -489,25 +543,43 @@ pub unsafe extern "C" fn LitePullConsumerSeek(
 ) -> c_int {
     ffi_boundary!(POLL as c_int, {
         // SAFETY: see `with_queue`.
-        status(unsafe { with_queue(consumer, mq, |c, q| block_on(c.seek(&q, offset)).map_err(client_error(POLL))) })
+        status(unsafe {
+            with_queue(consumer, mq, |c, q| {
+                block_on(c.seek(&q, offset)).map_err(client_error(POLL))
+            })
+        })
     })
 }
 
 /// Reads `mq` from its first message next.
 #[no_mangle]
-pub unsafe extern "C" fn LitePullConsumerSeekToBegin(consumer: *mut CLitePullConsumer, mq: *const CMessageQueue) -> c_int {
+pub unsafe extern "C" fn LitePullConsumerSeekToBegin(
+    consumer: *mut CLitePullConsumer,
+    mq: *const CMessageQueue,
+) -> c_int {
     ffi_boundary!(POLL as c_int, {
         // SAFETY: see `with_queue`.
-        status(unsafe { with_queue(consumer, mq, |c, q| block_on(c.seek_to_begin(&q)).map_err(client_error(POLL))) })
+        status(unsafe {
+            with_queue(consumer, mq, |c, q| {
+                block_on(c.seek_to_begin(&q)).map_err(client_error(POLL))
+            })
+        })
     })
 }
 
 /// Reads `mq` from its end (only new messages) next.
 #[no_mangle]
-pub unsafe extern "C" fn LitePullConsumerSeekToEnd(consumer: *mut CLitePullConsumer, mq: *const CMessageQueue) -> c_int {
+pub unsafe extern "C" fn LitePullConsumerSeekToEnd(
+    consumer: *mut CLitePullConsumer,
+    mq: *const CMessageQueue,
+) -> c_int {
     ffi_boundary!(POLL as c_int, {
         // SAFETY: see `with_queue`.
-        status(unsafe { with_queue(consumer, mq, |c, q| block_on(c.seek_to_end(&q)).map_err(client_error(POLL))) })
+        status(unsafe {
+            with_queue(consumer, mq, |c, q| {
+                block_on(c.seek_to_end(&q)).map_err(client_error(POLL))
+            })
+        })
     })
 }
 
@@ -553,7 +625,8 @@ pub unsafe extern "C" fn LitePullConsumerFetchMessageQueues(
             // SAFETY: checked by the registry; C string alive; out-pointers checked.
             let obj = unsafe { consumer_ref(consumer) }?;
             let topic = unsafe { req_str(topic, "topic") }?;
-            let queues = block_on(running(obj)?.fetch_message_queues(&topic)).map_err(client_error(POLL))?;
+            let queues =
+                block_on(running(obj)?.fetch_message_queues(&topic)).map_err(client_error(POLL))?;
             unsafe { write_queue_array(&queues, mqs, size) }
         })())
     })

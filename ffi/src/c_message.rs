@@ -186,13 +186,19 @@ pub unsafe extern "C" fn SetDelayTimeLevel(msg: *mut CMessage, level: c_int) -> 
 /// epoch (property `TIMER_DELIVER_MS`, RocketMQ 5's timer messages). A broker without timer
 /// support delivers the message at once.
 #[no_mangle]
-pub unsafe extern "C" fn SetMessageDeliverTime(msg: *mut CMessage, deliverTimeMs: c_longlong) -> c_int {
+pub unsafe extern "C" fn SetMessageDeliverTime(
+    msg: *mut CMessage,
+    deliverTimeMs: c_longlong,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: handle checked by the registry.
         unsafe {
             with_msg_mut(msg, |m| {
                 if deliverTimeMs < 0 {
-                    return Err(FfiError::new(CStatus::NULL_POINTER, "deliverTimeMs is negative"));
+                    return Err(FfiError::new(
+                        CStatus::NULL_POINTER,
+                        "deliverTimeMs is negative",
+                    ));
                 }
                 m.set_property(property::TIMER_DELIVER_MS, &deliverTimeMs.to_string());
                 Ok(())

@@ -181,7 +181,9 @@ pub unsafe extern "C" fn GetMessageCommitLogOffset(msgExt: *mut CMessageExt) -> 
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn GetMessagePreparedTransactionOffset(msgExt: *mut CMessageExt) -> c_longlong {
+pub unsafe extern "C" fn GetMessagePreparedTransactionOffset(
+    msgExt: *mut CMessageExt,
+) -> c_longlong {
     ext_number!(msgExt, c_longlong, prepared_transaction_offset)
 }
 
@@ -254,7 +256,10 @@ pub unsafe extern "C" fn GetMessagePropertyCount(msgExt: *mut CMessageExt) -> c_
 /// rocketmq-rs addition: the name of property `index` (0-based, in name order), to enumerate
 /// them with `GetMessagePropertyCount`. Borrowed; NULL when out of range.
 #[no_mangle]
-pub unsafe extern "C" fn GetMessagePropertyName(msgExt: *mut CMessageExt, index: c_int) -> *const c_char {
+pub unsafe extern "C" fn GetMessagePropertyName(
+    msgExt: *mut CMessageExt,
+    index: c_int,
+) -> *const c_char {
     ffi_boundary!(ptr::null(), {
         if index < 0 {
             return ptr::null();

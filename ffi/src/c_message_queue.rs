@@ -27,7 +27,8 @@ pub(crate) unsafe fn write_queue_array(
         std::ptr::null_mut()
     } else {
         // SAFETY: plain allocation; checked for NULL below.
-        let p = unsafe { crate::abi::malloc(n * std::mem::size_of::<CMessageQueue>()) } as *mut CMessageQueue;
+        let p = unsafe { crate::abi::malloc(n * std::mem::size_of::<CMessageQueue>()) }
+            as *mut CMessageQueue;
         if p.is_null() {
             return Err(crate::boundary::FfiError::new(
                 crate::c_common::CStatus::MALLOC_FAILED,

@@ -160,7 +160,7 @@ unsafe fn producer_ref<'a>(p: *mut CProducer) -> FfiResult<&'a ProducerObj> {
 }
 
 fn create(group: *const c_char, kind: Kind) -> *mut CProducer {
-        crate::logging::init();
+    crate::logging::init();
     // SAFETY: `group` is NULL or a C string alive for this call.
     let group = match value_or(unsafe { opt_str(group) }, None) {
         Some(g) => g,
@@ -183,7 +183,11 @@ fn create(group: *const c_char, kind: Kind) -> *mut CProducer {
         gate: Arc::new(CallbackGate::default()),
         checks: Arc::new(PollQueue::default()),
         poll_checks: AtomicBool::new(false),
-        version: c_string(&format!("{} (C ABI {})", crate::VERSION_C.to_string_lossy(), crate::c_common::ROCKETMQ_RS_ABI_VERSION)),
+        version: c_string(&format!(
+            "{} (C ABI {})",
+            crate::VERSION_C.to_string_lossy(),
+            crate::c_common::ROCKETMQ_RS_ABI_VERSION
+        )),
     }) as *mut CProducer
 }
 
@@ -220,13 +224,14 @@ pub unsafe extern "C" fn CreateTransactionProducer(
 }
 
 fn shutdown(obj: &ProducerObj) {
-    let client = obj
-        .client
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .take();
+    let client = obj.client.write().unwrap_or_else(|e| e.into_inner()).take();
     if let Some(c) = client {
-        let budget = obj.settings.lock().unwrap_or_else(|e| e.into_inner()).config.send_timeout
+        let budget = obj
+            .settings
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .config
+            .send_timeout
             + SHUTDOWN_ASYNC_SLACK;
         // Async sends in flight get their callbacks (up to the send timeout), then the gate
         // closes so nothing calls back into C after we return.
@@ -264,7 +269,11 @@ pub unsafe extern "C" fn StartProducer(producer: *mut CProducer) -> c_int {
             }
             let config = {
                 let s = obj.settings.lock().unwrap_or_else(|e| e.into_inner());
-                check_namesrv(&s.config.client, &s.namesrv_domain, CStatus::PRODUCER_START_FAILED)?;
+                check_namesrv(
+                    &s.config.client,
+                    &s.namesrv_domain,
+                    CStatus::PRODUCER_START_FAILED,
+                )?;
                 s.config.clone()
             };
             let fail = client_error(CStatus::PRODUCER_START_FAILED);
@@ -423,7 +432,10 @@ pub unsafe extern "C" fn SetProducerSessionCredentials(
 
 /// Accepted and ignored: rocketmq-rs logs through `RUST_LOG` to stderr.
 #[no_mangle]
-pub unsafe extern "C" fn SetProducerLogPath(producer: *mut CProducer, logPath: *const c_char) -> c_int {
+pub unsafe extern "C" fn SetProducerLogPath(
+    producer: *mut CProducer,
+    logPath: *const c_char,
+) -> c_int {
     let _ = logPath;
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: checked by the registry.
@@ -457,13 +469,18 @@ pub unsafe extern "C" fn SetProducerLogLevel(producer: *mut CProducer, level: CL
 
 /// Budget of one send including its retries, in milliseconds (> 0; default 3000).
 #[no_mangle]
-pub unsafe extern "C" fn SetProducerSendMsgTimeout(producer: *mut CProducer, timeout: c_int) -> c_int {
+pub unsafe extern "C" fn SetProducerSendMsgTimeout(
+    producer: *mut CProducer,
+    timeout: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
             set(producer, |s| {
                 if timeout <= 0 {
-                    return Err(bad_setting("the send timeout must be positive (milliseconds)"));
+                    return Err(bad_setting(
+                        "the send timeout must be positive (milliseconds)",
+                    ));
                 }
                 s.config.send_timeout = Duration::from_millis(timeout as u64);
                 Ok(())
@@ -519,7 +536,9 @@ pub unsafe extern "C" fn SetProducerCompressMsgBodyOverHowmuch(
         unsafe {
             set(producer, |s| {
                 if howmuch < 0 {
-                    return Err(bad_setting("the compression threshold must not be negative"));
+                    return Err(bad_setting(
+                        "the compression threshold must not be negative",
+                    ));
                 }
                 s.config.compress_over_bytes = howmuch as usize;
                 Ok(())
@@ -549,7 +568,10 @@ pub unsafe extern "C" fn SetProducerRetryTimes(producer: *mut CProducer, times: 
 
 /// Accepted and ignored: rocketmq-rs clients do not send message traces.
 #[no_mangle]
-pub unsafe extern "C" fn SetProducerMessageTrace(producer: *mut CProducer, openTrace: CTraceModel) -> c_int {
+pub unsafe extern "C" fn SetProducerMessageTrace(
+    producer: *mut CProducer,
+    openTrace: CTraceModel,
+) -> c_int {
     let _ = openTrace;
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: checked by the registry.
@@ -587,7 +609,10 @@ pub unsafe extern "C" fn SetProducerSslPropertyFile(
 }
 
 /// The running client, or `code` with "not started".
-unsafe fn running(producer: *mut CProducer, code: CStatus) -> FfiResult<(&'static ProducerObj, Client)> {
+unsafe fn running(
+    producer: *mut CProducer,
+    code: CStatus,
+) -> FfiResult<(&'static ProducerObj, Client)> {
     // SAFETY: checked by the registry.
     let obj = unsafe { producer_ref(producer) }?;
     let client = obj
@@ -595,7 +620,12 @@ unsafe fn running(producer: *mut CProducer, code: CStatus) -> FfiResult<(&'stati
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
-        .ok_or_else(|| FfiError::new(code, "the producer is not started; call StartProducer first"))?;
+        .ok_or_else(|| {
+            FfiError::new(
+                code,
+                "the producer is not started; call StartProducer first",
+            )
+        })?;
     Ok((obj, client))
 }
 
@@ -784,7 +814,10 @@ unsafe fn select_queue(
     let queues = blocking::block_on(client.producer().fetch_publish_queues(&m.topic))
         .map_err(client_error(code))?;
     if queues.is_empty() {
-        return Err(FfiError::new(code, format!("topic '{}' has no writable queue", m.topic)));
+        return Err(FfiError::new(
+            code,
+            format!("topic '{}' has no writable queue", m.topic),
+        ));
     }
     // SAFETY: a C function pointer, called synchronously with the caller's own arguments.
     let i = unsafe { selector(queues.len() as c_int, msg, arg) };
@@ -794,7 +827,10 @@ unsafe fn select_queue(
         .ok_or_else(|| {
             FfiError::new(
                 code,
-                format!("the queue selector returned {i}; the topic has {} queues", queues.len()),
+                format!(
+                    "the queue selector returned {i}; the topic has {} queues",
+                    queues.len()
+                ),
             )
         })
 }
@@ -965,12 +1001,16 @@ unsafe fn send_transaction(
     };
     let m = unsafe { message(msg) }?;
     let (p, mp, u) = (producer as usize, msg as usize, userData as usize);
-    let r = blocking::block_on(t.send_message_in_transaction_with(m, move |_, _| match callback {
-        // SAFETY: a C function pointer called synchronously on the caller's thread with the
-        // caller's own message and data.
-        Some(f) => transaction_state(unsafe { f(p as *mut CProducer, mp as *mut CMessage, u as *mut c_void) }),
-        None => LocalTransactionState::Unknown,
-    }))
+    let r = blocking::block_on(
+        t.send_message_in_transaction_with(m, move |_, _| match callback {
+            // SAFETY: a C function pointer called synchronously on the caller's thread with the
+            // caller's own message and data.
+            Some(f) => transaction_state(unsafe {
+                f(p as *mut CProducer, mp as *mut CMessage, u as *mut c_void)
+            }),
+            None => LocalTransactionState::Unknown,
+        }),
+    )
     .map_err(client_error(code))?;
     Ok((r.send_result, r.local_state))
 }
@@ -1078,7 +1118,8 @@ pub unsafe extern "C" fn SendBatchMessageWithReceipt(
                 .iter()
                 .map(to_client_message)
                 .collect();
-            let r = blocking::block_on(client.producer().send_batch(msgs)).map_err(client_error(code))?;
+            let r = blocking::block_on(client.producer().send_batch(msgs))
+                .map_err(client_error(code))?;
             unsafe { put_receipt(receipt_out, receipt(&r, None)) };
             Ok(())
         })())
@@ -1323,7 +1364,9 @@ static CHECKS: Registry<TxCheckObj> = Registry::new("transaction check");
 pub unsafe extern "C" fn RegisterTransactionCheckPolling(producer: *mut CProducer) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: checked by the registry.
-        status(unsafe { producer_ref(producer) }.map(|p| p.poll_checks.store(true, Ordering::SeqCst)))
+        status(
+            unsafe { producer_ref(producer) }.map(|p| p.poll_checks.store(true, Ordering::SeqCst)),
+        )
     })
 }
 
@@ -1345,7 +1388,10 @@ pub unsafe extern "C" fn PollTransactionCheck(
             // SAFETY: checked by the registry; `check` checked non-NULL.
             let obj = unsafe { producer_ref(producer) }?;
             unsafe { check.write(ptr::null_mut()) };
-            match obj.checks.pop(Duration::from_millis(timeoutMs.max(0) as u64)) {
+            match obj
+                .checks
+                .pop(Duration::from_millis(timeoutMs.max(0) as u64))
+            {
                 Polled::Item(c) => {
                     unsafe { check.write(CHECKS.insert(c) as *mut CTransactionCheck) };
                     Ok(())
@@ -1362,10 +1408,13 @@ pub unsafe extern "C" fn PollTransactionCheck(
 
 /// rocketmq-rs addition: the half message being checked. Borrowed from the check.
 #[no_mangle]
-pub unsafe extern "C" fn GetTransactionCheckMessage(check: *mut CTransactionCheck) -> *mut CMessageExt {
+pub unsafe extern "C" fn GetTransactionCheckMessage(
+    check: *mut CTransactionCheck,
+) -> *mut CMessageExt {
     ffi_boundary!(ptr::null_mut(), {
         // SAFETY: checked by the registry.
-        unsafe { CHECKS.get(check as *const TxCheckObj) }.map_or(ptr::null_mut(), |c| c.msg as *mut CMessageExt)
+        unsafe { CHECKS.get(check as *const TxCheckObj) }
+            .map_or(ptr::null_mut(), |c| c.msg as *mut CMessageExt)
     })
 }
 
@@ -1376,6 +1425,10 @@ pub unsafe extern "C" fn AnswerTransactionCheck(
     status_: CTransactionStatus,
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
-        status(CHECKS.remove(check as *mut TxCheckObj).map(|c| c.answer(transaction_state(status_))))
+        status(
+            CHECKS
+                .remove(check as *mut TxCheckObj)
+                .map(|c| c.answer(transaction_state(status_))),
+        )
     })
 }

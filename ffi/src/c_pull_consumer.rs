@@ -17,7 +17,10 @@ use rocketmq::client::lite_pull_consumer::LitePullConfig;
 use rocketmq::client::{LitePullConsumer, PullStatus};
 
 use crate::abi::{CLogLevel, CPullResult};
-use crate::boundary::{c_string, ffi_boundary, opt_str, req_str, set_latest_error, status, value_or, FfiError, FfiResult};
+use crate::boundary::{
+    c_string, ffi_boundary, opt_str, req_str, set_latest_error, status, value_or, FfiError,
+    FfiResult,
+};
 use crate::c_common::CStatus;
 use crate::c_message_queue::{write_queue_array, CMessageQueue};
 use crate::c_pull_result::CPullStatus;
@@ -92,7 +95,11 @@ fn shutdown(obj: &PullObj) {
 #[no_mangle]
 pub unsafe extern "C" fn DestroyPullConsumer(consumer: *mut CPullConsumer) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
-        status(PULL_CONSUMERS.remove(as_obj(consumer)).map(|c| shutdown(&c)))
+        status(
+            PULL_CONSUMERS
+                .remove(as_obj(consumer))
+                .map(|c| shutdown(&c)),
+        )
     })
 }
 
@@ -139,7 +146,10 @@ pub unsafe extern "C" fn ShowPullConsumerVersion(consumer: *mut CPullConsumer) -
     })
 }
 
-unsafe fn set(consumer: *mut CPullConsumer, f: impl FnOnce(&mut Settings) -> FfiResult<()>) -> c_int {
+unsafe fn set(
+    consumer: *mut CPullConsumer,
+    f: impl FnOnce(&mut Settings) -> FfiResult<()>,
+) -> c_int {
     status((|| {
         // SAFETY: checked by the registry.
         let obj = unsafe { consumer_ref(consumer) }?;
@@ -149,7 +159,10 @@ unsafe fn set(consumer: *mut CPullConsumer, f: impl FnOnce(&mut Settings) -> Ffi
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn SetPullConsumerGroupID(consumer: *mut CPullConsumer, groupId: *const c_char) -> c_int {
+pub unsafe extern "C" fn SetPullConsumerGroupID(
+    consumer: *mut CPullConsumer,
+    groupId: *const c_char,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
         unsafe {
@@ -169,7 +182,11 @@ pub unsafe extern "C" fn GetPullConsumerGroupID(consumer: *mut CPullConsumer) ->
     ffi_boundary!(ptr::null(), {
         // SAFETY: checked by the registry; see `GetPushConsumerGroupID`.
         unsafe { consumer_ref(consumer) }.map_or(ptr::null(), |c| {
-            c.settings.lock().unwrap_or_else(|e| e.into_inner()).group_c.as_ptr()
+            c.settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .group_c
+                .as_ptr()
         })
     })
 }
@@ -230,7 +247,10 @@ pub unsafe extern "C" fn SetPullConsumerSessionCredentials(
 
 /// Accepted and ignored.
 #[no_mangle]
-pub unsafe extern "C" fn SetPullConsumerLogPath(consumer: *mut CPullConsumer, logPath: *const c_char) -> c_int {
+pub unsafe extern "C" fn SetPullConsumerLogPath(
+    consumer: *mut CPullConsumer,
+    logPath: *const c_char,
+) -> c_int {
     let _ = logPath;
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
@@ -254,7 +274,10 @@ pub unsafe extern "C" fn SetPullConsumerLogFileNumAndSize(
 
 /// Accepted and ignored.
 #[no_mangle]
-pub unsafe extern "C" fn SetPullConsumerLogLevel(consumer: *mut CPullConsumer, level: CLogLevel) -> c_int {
+pub unsafe extern "C" fn SetPullConsumerLogLevel(
+    consumer: *mut CPullConsumer,
+    level: CLogLevel,
+) -> c_int {
     let _ = level;
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
@@ -264,7 +287,10 @@ pub unsafe extern "C" fn SetPullConsumerLogLevel(consumer: *mut CPullConsumer, l
 
 /// TLS is not supported: 0 is accepted, anything else is `Not_Support` (500).
 #[no_mangle]
-pub unsafe extern "C" fn SetPullConsumerSsl(consumer: *mut CPullConsumer, enableSsl: c_int) -> c_int {
+pub unsafe extern "C" fn SetPullConsumerSsl(
+    consumer: *mut CPullConsumer,
+    enableSsl: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -296,7 +322,12 @@ fn running(obj: &PullObj, code: CStatus) -> FfiResult<LitePullConsumer> {
         .read()
         .unwrap_or_else(|e| e.into_inner())
         .clone()
-        .ok_or_else(|| FfiError::new(code, "the pull consumer is not started; call StartPullConsumer first"))
+        .ok_or_else(|| {
+            FfiError::new(
+                code,
+                "the pull consumer is not started; call StartPullConsumer first",
+            )
+        })
 }
 
 /// The readable queues of `topic`: a `malloc`ed array of `*size` entries in `*mqs`, freed by
@@ -317,7 +348,8 @@ pub unsafe extern "C" fn FetchSubscriptionMessageQueues(
             // SAFETY: checked by the registry; C string alive for this call.
             let obj = unsafe { consumer_ref(consumer) }?;
             let topic = unsafe { req_str(topic, "topic") }?;
-            let queues = block_on(running(obj, code)?.fetch_message_queues(&topic)).map_err(client_error(code))?;
+            let queues = block_on(running(obj, code)?.fetch_message_queues(&topic))
+                .map_err(client_error(code))?;
             // SAFETY: out-pointers checked non-NULL.
             unsafe { write_queue_array(&queues, mqs, size) }
         })())
@@ -367,9 +399,12 @@ pub unsafe extern "C" fn Pull(
             // SAFETY: checked by the registry; `mq` NULL or one CMessageQueue; C string alive.
             let obj = unsafe { consumer_ref(consumer) }?;
             let q = unsafe { mq.as_ref() }.ok_or_else(|| FfiError::null("mq"))?;
-            let expr = unsafe { opt_str(subExpression) }?.filter(|e| !e.is_empty()).unwrap_or_else(|| "*".into());
+            let expr = unsafe { opt_str(subExpression) }?
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "*".into());
             let c = running(obj, code)?;
-            let r = block_on(c.pull(&from_c_queue(q), &expr, offset, maxNums, PULL_TIMEOUT)).map_err(client_error(code))?;
+            let r = block_on(c.pull(&from_c_queue(q), &expr, offset, maxNums, PULL_TIMEOUT))
+                .map_err(client_error(code))?;
             let (list, data) = make_list(&r.msgs);
             Ok(CPullResult {
                 pull_status: match r.status {
@@ -403,9 +438,16 @@ pub unsafe extern "C" fn Pull(
 #[no_mangle]
 pub unsafe extern "C" fn ReleasePullResult(pullResult: CPullResult) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
-        if pullResult.size == 0 || pullResult.msg_found_list.is_null() || pullResult.p_data.is_null() {
+        if pullResult.size == 0
+            || pullResult.msg_found_list.is_null()
+            || pullResult.p_data.is_null()
+        {
             return CStatus::NULL_POINTER as c_int;
         }
-        status(LISTS.remove(pullResult.p_data as *mut ReceivedList).map(drop))
+        status(
+            LISTS
+                .remove(pullResult.p_data as *mut ReceivedList)
+                .map(drop),
+        )
     })
 }

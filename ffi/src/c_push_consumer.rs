@@ -23,11 +23,15 @@ use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rocketmq::client::blocking;
-use rocketmq::client::{ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageExt, MessageModel};
+use rocketmq::client::{
+    ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageExt, MessageModel,
+};
 use rocketmq::protocol::bodies::MessageQueue;
 
 use crate::abi::{CConsumeFromWhere, CLogLevel, CMessageModel, CTraceModel};
-use crate::boundary::{c_string, ffi_boundary, opt_str, req_str, status, value_or, FfiError, FfiResult};
+use crate::boundary::{
+    c_string, ffi_boundary, opt_str, req_str, status, value_or, FfiError, FfiResult,
+};
 use crate::c_common::CStatus;
 use crate::c_message_ext::CMessageExt;
 use crate::c_message_queue::CMessageQueue;
@@ -65,8 +69,13 @@ const ANSWER_WAIT_SLICE: Duration = Duration::from_millis(200);
 #[derive(Clone, Copy)]
 enum Listener {
     None,
-    Callback { callback: MessageCallBack, orderly: bool },
-    Poll { orderly: bool },
+    Callback {
+        callback: MessageCallBack,
+        orderly: bool,
+    },
+    Poll {
+        orderly: bool,
+    },
 }
 
 impl Listener {
@@ -174,7 +183,9 @@ fn listener_fn(
         let ok = gate.run(|| match l {
             Listener::None => false,
             Listener::Callback { callback: None, .. } => false,
-            Listener::Callback { callback: Some(cb), .. } => msgs.iter().all(|m| {
+            Listener::Callback {
+                callback: Some(cb), ..
+            } => msgs.iter().all(|m| {
                 let p = MESSAGES.insert(from_message_ext(m));
                 // SAFETY: a C function pointer; the message is valid for this call only.
                 let r = unsafe { cb(handle as *mut CPushConsumer, p as *mut CMessageExt) };
@@ -184,7 +195,10 @@ fn listener_fn(
             Listener::Poll { .. } => {
                 let (tx, rx) = mpsc::channel();
                 let req = RequestObj {
-                    msgs: msgs.iter().map(|m| MESSAGES.insert(from_message_ext(m))).collect(),
+                    msgs: msgs
+                        .iter()
+                        .map(|m| MESSAGES.insert(from_message_ext(m)))
+                        .collect(),
                     queue: ctx.queue.clone(),
                     reply: Mutex::new(Some(tx)),
                 };
@@ -223,7 +237,12 @@ pub unsafe extern "C" fn StartPushConsumer(consumer: *mut CPushConsumer) -> c_in
             if slot.is_some() {
                 return Ok(());
             }
-            let Some(orderly) = obj.listener.read().unwrap_or_else(|e| e.into_inner()).orderly() else {
+            let Some(orderly) = obj
+                .listener
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .orderly()
+            else {
                 return Err(FfiError::new(
                     code,
                     "no message callback: call RegisterMessageCallback (or \
@@ -236,7 +255,10 @@ pub unsafe extern "C" fn StartPushConsumer(consumer: *mut CPushConsumer) -> c_in
                 (s.config.clone(), s.subscriptions.clone())
             };
             if subs.is_empty() {
-                return Err(FfiError::new(code, "nothing subscribed: call Subscribe before StartPushConsumer"));
+                return Err(FfiError::new(
+                    code,
+                    "nothing subscribed: call Subscribe before StartPushConsumer",
+                ));
             }
             let fail = client_error(code);
             let c = blocking::PushConsumer::new(config).map_err(fail)?;
@@ -250,7 +272,12 @@ pub unsafe extern "C" fn StartPushConsumer(consumer: *mut CPushConsumer) -> c_in
             }
             obj.gate.reopen();
             obj.requests.reopen();
-            let l = listener_fn(consumer as usize, obj.listener.clone(), obj.gate.clone(), obj.requests.clone());
+            let l = listener_fn(
+                consumer as usize,
+                obj.listener.clone(),
+                obj.gate.clone(),
+                obj.requests.clone(),
+            );
             if orderly {
                 c.register_message_listener_orderly(l);
             } else {
@@ -283,7 +310,10 @@ pub unsafe extern "C" fn ShowPushConsumerVersion(consumer: *mut CPushConsumer) -
 }
 
 /// Applies a setting; read at the next `StartPushConsumer`.
-unsafe fn set(consumer: *mut CPushConsumer, f: impl FnOnce(&mut Settings) -> FfiResult<()>) -> c_int {
+unsafe fn set(
+    consumer: *mut CPushConsumer,
+    f: impl FnOnce(&mut Settings) -> FfiResult<()>,
+) -> c_int {
     status((|| {
         // SAFETY: checked by the registry.
         let obj = unsafe { consumer_ref(consumer) }?;
@@ -297,7 +327,10 @@ fn out_of_range(what: &str) -> FfiError {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerGroupID(consumer: *mut CPushConsumer, groupId: *const c_char) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerGroupID(
+    consumer: *mut CPushConsumer,
+    groupId: *const c_char,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
         unsafe {
@@ -318,7 +351,11 @@ pub unsafe extern "C" fn GetPushConsumerGroupID(consumer: *mut CPushConsumer) ->
         // SAFETY: checked by the registry. The CString's heap buffer outlives the lock guard
         // until the group is replaced (C's contract: not concurrently).
         unsafe { consumer_ref(consumer) }.map_or(ptr::null(), |c| {
-            c.settings.lock().unwrap_or_else(|e| e.into_inner()).group_c.as_ptr()
+            c.settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .group_c
+                .as_ptr()
         })
     })
 }
@@ -357,12 +394,19 @@ pub unsafe extern "C" fn SetPushConsumerNameServerDomain(
     })
 }
 
-unsafe fn subscribe(consumer: *mut CPushConsumer, topic: *const c_char, expression: *const c_char, sql: bool) -> c_int {
+unsafe fn subscribe(
+    consumer: *mut CPushConsumer,
+    topic: *const c_char,
+    expression: *const c_char,
+    sql: bool,
+) -> c_int {
     // SAFETY: C strings alive for this call.
     unsafe {
         set(consumer, |s| {
             let t = req_str(topic, "topic")?;
-            let e = opt_str(expression)?.filter(|e| !e.is_empty()).unwrap_or_else(|| "*".into());
+            let e = opt_str(expression)?
+                .filter(|e| !e.is_empty())
+                .unwrap_or_else(|| "*".into());
             s.subscriptions.insert(t, (e, sql));
             Ok(())
         })
@@ -409,8 +453,17 @@ pub unsafe extern "C" fn Unsubscribe(consumer: *mut CPushConsumer, topic: *const
             // SAFETY: checked by the registry; C string alive for this call.
             let obj = unsafe { consumer_ref(consumer) }?;
             let t = unsafe { req_str(topic, "topic") }?;
-            obj.settings.lock().unwrap_or_else(|e| e.into_inner()).subscriptions.remove(&t);
-            if let Some(c) = obj.client.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            obj.settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .subscriptions
+                .remove(&t);
+            if let Some(c) = obj
+                .client
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_ref()
+            {
                 c.unsubscribe(&t);
             }
             Ok(())
@@ -429,14 +482,25 @@ unsafe fn register(consumer: *mut CPushConsumer, l: Listener) -> c_int {
 
 /// Registers the callback, consumed concurrently. Replaces any previous one.
 #[no_mangle]
-pub unsafe extern "C" fn RegisterMessageCallback(consumer: *mut CPushConsumer, pCallback: MessageCallBack) -> c_int {
+pub unsafe extern "C" fn RegisterMessageCallback(
+    consumer: *mut CPushConsumer,
+    pCallback: MessageCallBack,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         if pCallback.is_none() {
             crate::boundary::set_latest_error("pCallback is NULL");
             return CStatus::NULL_POINTER as c_int;
         }
         // SAFETY: checked by the registry.
-        unsafe { register(consumer, Listener::Callback { callback: pCallback, orderly: false }) }
+        unsafe {
+            register(
+                consumer,
+                Listener::Callback {
+                    callback: pCallback,
+                    orderly: false,
+                },
+            )
+        }
     })
 }
 
@@ -453,7 +517,15 @@ pub unsafe extern "C" fn RegisterMessageCallbackOrderly(
             return CStatus::NULL_POINTER as c_int;
         }
         // SAFETY: checked by the registry.
-        unsafe { register(consumer, Listener::Callback { callback: pCallback, orderly: true }) }
+        unsafe {
+            register(
+                consumer,
+                Listener::Callback {
+                    callback: pCallback,
+                    orderly: true,
+                },
+            )
+        }
     })
 }
 
@@ -477,7 +549,10 @@ pub unsafe extern "C" fn UnregisterMessageCallbackOrderly(consumer: *mut CPushCo
 
 /// Threads running the callback (> 0).
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerThreadCount(consumer: *mut CPushConsumer, threadCount: c_int) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerThreadCount(
+    consumer: *mut CPushConsumer,
+    threadCount: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -494,7 +569,10 @@ pub unsafe extern "C" fn SetPushConsumerThreadCount(consumer: *mut CPushConsumer
 
 /// Most messages per delivery (> 0; each still reaches the callback on its own).
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerMessageBatchMaxSize(consumer: *mut CPushConsumer, batchSize: c_int) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerMessageBatchMaxSize(
+    consumer: *mut CPushConsumer,
+    batchSize: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -549,7 +627,10 @@ pub unsafe extern "C" fn SetPushConsumerSessionCredentials(
 
 /// Accepted and ignored: rocketmq-rs logs through `RUST_LOG` to stderr.
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerLogPath(consumer: *mut CPushConsumer, logPath: *const c_char) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerLogPath(
+    consumer: *mut CPushConsumer,
+    logPath: *const c_char,
+) -> c_int {
     let _ = logPath;
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
@@ -573,7 +654,10 @@ pub unsafe extern "C" fn SetPushConsumerLogFileNumAndSize(
 
 /// Accepted and ignored.
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerLogLevel(consumer: *mut CPushConsumer, level: CLogLevel) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerLogLevel(
+    consumer: *mut CPushConsumer,
+    level: CLogLevel,
+) -> c_int {
     let _ = level;
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
@@ -604,7 +688,10 @@ pub unsafe extern "C" fn SetPushConsumerMessageModel(
 
 /// Stop pulling a queue with this many messages cached (> 0; default 1000).
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerMaxCacheMessageSize(consumer: *mut CPushConsumer, maxCacheSize: c_int) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerMaxCacheMessageSize(
+    consumer: *mut CPushConsumer,
+    maxCacheSize: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -642,7 +729,10 @@ pub unsafe extern "C" fn SetPushConsumerMaxCacheMessageSizeInMb(
 
 /// Accepted and ignored: rocketmq-rs clients do not send message traces.
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerMessageTrace(consumer: *mut CPushConsumer, openTrace: CTraceModel) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerMessageTrace(
+    consumer: *mut CPushConsumer,
+    openTrace: CTraceModel,
+) -> c_int {
     let _ = openTrace;
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
@@ -652,7 +742,10 @@ pub unsafe extern "C" fn SetPushConsumerMessageTrace(consumer: *mut CPushConsume
 
 /// TLS is not supported: 0 is accepted, anything else is `Not_Support` (500).
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerSsl(consumer: *mut CPushConsumer, enableSsl: c_int) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerSsl(
+    consumer: *mut CPushConsumer,
+    enableSsl: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -708,7 +801,10 @@ pub(crate) fn consume_from_where(v: CConsumeFromWhere) -> FfiResult<ConsumeFromW
 /// rocketmq-rs addition: the time `CONSUME_FROM_TIMESTAMP` starts from, in milliseconds since
 /// the epoch.
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerConsumeTimestamp(consumer: *mut CPushConsumer, timestampMs: c_longlong) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerConsumeTimestamp(
+    consumer: *mut CPushConsumer,
+    timestampMs: c_longlong,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -723,7 +819,10 @@ pub unsafe extern "C" fn SetPushConsumerConsumeTimestamp(consumer: *mut CPushCon
 /// rocketmq-rs addition: deliveries of a failing message before it goes to the dead-letter
 /// queue (-1 = default: 16 concurrently, unlimited orderly).
 #[no_mangle]
-pub unsafe extern "C" fn SetPushConsumerMaxReconsumeTimes(consumer: *mut CPushConsumer, times: c_int) -> c_int {
+pub unsafe extern "C" fn SetPushConsumerMaxReconsumeTimes(
+    consumer: *mut CPushConsumer,
+    times: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
         unsafe {
@@ -801,10 +900,20 @@ static REQUESTS: Registry<RequestObj> = Registry::new("consume request");
 /// rocketmq-rs addition: deliveries wait in a queue for `PollPushConsumer` instead of going to
 /// a callback (`orderly` != 0 for orderly consumption). Replaces any callback.
 #[no_mangle]
-pub unsafe extern "C" fn RegisterMessagePolling(consumer: *mut CPushConsumer, orderly: c_int) -> c_int {
+pub unsafe extern "C" fn RegisterMessagePolling(
+    consumer: *mut CPushConsumer,
+    orderly: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
-        unsafe { register(consumer, Listener::Poll { orderly: orderly != 0 }) }
+        unsafe {
+            register(
+                consumer,
+                Listener::Poll {
+                    orderly: orderly != 0,
+                },
+            )
+        }
     })
 }
 
@@ -825,7 +934,10 @@ pub unsafe extern "C" fn PollPushConsumer(
             // SAFETY: checked by the registry; `request` checked non-NULL.
             let obj = unsafe { consumer_ref(consumer) }?;
             unsafe { request.write(ptr::null_mut()) };
-            match obj.requests.pop(Duration::from_millis(timeoutMs.max(0) as u64)) {
+            match obj
+                .requests
+                .pop(Duration::from_millis(timeoutMs.max(0) as u64))
+            {
                 Polled::Item(r) => {
                     unsafe { request.write(REQUESTS.insert(r) as *mut CConsumeRequest) };
                     Ok(())
@@ -857,7 +969,10 @@ pub unsafe extern "C" fn GetConsumeRequestMessageCount(request: *mut CConsumeReq
 /// rocketmq-rs addition: message `index` of the request. Borrowed: valid until the request is
 /// acknowledged.
 #[no_mangle]
-pub unsafe extern "C" fn GetConsumeRequestMessage(request: *mut CConsumeRequest, index: c_int) -> *mut CMessageExt {
+pub unsafe extern "C" fn GetConsumeRequestMessage(
+    request: *mut CConsumeRequest,
+    index: c_int,
+) -> *mut CMessageExt {
     ffi_boundary!(ptr::null_mut(), {
         // SAFETY: checked by the registry.
         unsafe { request_ref(request) }
@@ -868,7 +983,10 @@ pub unsafe extern "C" fn GetConsumeRequestMessage(request: *mut CConsumeRequest,
 
 /// rocketmq-rs addition: copies the queue the messages come from into `*mq` (caller memory).
 #[no_mangle]
-pub unsafe extern "C" fn GetConsumeRequestMessageQueue(request: *mut CConsumeRequest, mq: *mut CMessageQueue) -> c_int {
+pub unsafe extern "C" fn GetConsumeRequestMessageQueue(
+    request: *mut CConsumeRequest,
+    mq: *mut CMessageQueue,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry; `mq` checked non-NULL.
         match (unsafe { request_ref(request) }, mq.is_null()) {
@@ -884,8 +1002,15 @@ pub unsafe extern "C" fn GetConsumeRequestMessageQueue(request: *mut CConsumeReq
 /// rocketmq-rs addition: answers a request (0 = consumed; any other value = consume again
 /// later) and frees it with its messages.
 #[no_mangle]
-pub unsafe extern "C" fn AckConsumeRequest(request: *mut CConsumeRequest, consumeStatus: c_int) -> c_int {
+pub unsafe extern "C" fn AckConsumeRequest(
+    request: *mut CConsumeRequest,
+    consumeStatus: c_int,
+) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
-        status(REQUESTS.remove(request as *mut RequestObj).map(|r| r.answer(consumeStatus == 0)))
+        status(
+            REQUESTS
+                .remove(request as *mut RequestObj)
+                .map(|r| r.answer(consumeStatus == 0)),
+        )
     })
 }

@@ -8,7 +8,11 @@ use crate::c_common::CStatus;
 
 /// What `Set*NameServerDomain` recorded: librocketmq resolves name servers over HTTP from it;
 /// rocketmq-rs does not, so starting with only a domain fails with a message saying so.
-pub(crate) fn check_namesrv(client: &ClientConfig, domain: &Option<String>, status: CStatus) -> FfiResult<()> {
+pub(crate) fn check_namesrv(
+    client: &ClientConfig,
+    domain: &Option<String>,
+    status: CStatus,
+) -> FfiResult<()> {
     if client.namesrv_addr.trim().is_empty() {
         let why = match domain {
             Some(d) => format!(

@@ -32,15 +32,15 @@ pub mod c_batch_message;
 pub mod c_common;
 pub mod c_embedded_broker;
 pub mod c_error_message;
+pub mod c_lite_pull_consumer;
 pub mod c_message;
 pub mod c_message_ext;
 pub mod c_message_queue;
 pub mod c_mq_exception;
 pub mod c_producer;
-pub mod c_lite_pull_consumer;
 pub mod c_pull_consumer;
-pub mod c_push_consumer;
 pub mod c_pull_result;
+pub mod c_push_consumer;
 pub mod c_send_result;
 pub mod c_transaction_status;
 
@@ -60,20 +60,32 @@ mod layout_tests {
 
     #[test]
     fn structs_match_librocketmq() {
-        assert_eq!((size_of::<CSendResult>(), align_of::<CSendResult>()), (272, 8));
+        assert_eq!(
+            (size_of::<CSendResult>(), align_of::<CSendResult>()),
+            (272, 8)
+        );
         assert_eq!(offset_of!(CSendResult, msg_id), 4);
         assert_eq!(offset_of!(CSendResult, offset), 264);
 
-        assert_eq!((size_of::<CMessageQueue>(), align_of::<CMessageQueue>()), (772, 4));
+        assert_eq!(
+            (size_of::<CMessageQueue>(), align_of::<CMessageQueue>()),
+            (772, 4)
+        );
         assert_eq!(offset_of!(CMessageQueue, broker_name), 512);
         assert_eq!(offset_of!(CMessageQueue, queue_id), 768);
 
-        assert_eq!((size_of::<CMQException>(), align_of::<CMQException>()), (904, 4));
+        assert_eq!(
+            (size_of::<CMQException>(), align_of::<CMQException>()),
+            (904, 4)
+        );
         assert_eq!(offset_of!(CMQException, file), 8);
         assert_eq!(offset_of!(CMQException, msg), 264);
         assert_eq!(offset_of!(CMQException, r#type), 776);
 
-        assert_eq!((size_of::<CPullResult>(), align_of::<CPullResult>()), (56, 8));
+        assert_eq!(
+            (size_of::<CPullResult>(), align_of::<CPullResult>()),
+            (56, 8)
+        );
         assert_eq!(offset_of!(CPullResult, next_begin_offset), 8);
         assert_eq!(offset_of!(CPullResult, msg_found_list), 32);
         assert_eq!(offset_of!(CPullResult, size), 40);

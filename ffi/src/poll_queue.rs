@@ -93,7 +93,8 @@ mod tests {
         assert!(matches!(q.pop(Duration::ZERO), Polled::Item(1)));
         assert!(matches!(q.pop(Duration::from_millis(10)), Polled::TimedOut));
         let q2 = q.clone();
-        let t = std::thread::spawn(move || matches!(q2.pop(Duration::from_secs(30)), Polled::Closed));
+        let t =
+            std::thread::spawn(move || matches!(q2.pop(Duration::from_secs(30)), Polled::Closed));
         std::thread::sleep(Duration::from_millis(20));
         q.push(2).unwrap();
         // The waiting poller either took item 2 or saw the close with item 2 left behind.

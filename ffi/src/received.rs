@@ -22,7 +22,12 @@ unsafe impl Sync for ReceivedList {}
 
 impl Drop for ReceivedList {
     fn drop(&mut self) {
-        for m in self.array.get_mut().unwrap_or_else(|e| e.into_inner()).iter() {
+        for m in self
+            .array
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
             let _ = MESSAGES.remove(*m as *mut MessageObj);
         }
     }
@@ -42,11 +47,21 @@ pub(crate) fn make_list(msgs: &[MessageExt]) -> (*mut *mut CMessageExt, *mut Rec
     let list = ReceivedList {
         array: Mutex::new(array),
     };
-    let first = list.array.lock().unwrap_or_else(|e| e.into_inner()).as_mut_ptr();
+    let first = list
+        .array
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut_ptr();
     (first, LISTS.insert(list))
 }
 
 /// Finds the list whose array starts at `array` (for APIs that only get the array back).
 pub(crate) fn find_by_array(array: *mut *mut CMessageExt) -> Option<*mut ReceivedList> {
-    LISTS.find(|l| l.array.lock().unwrap_or_else(|e| e.into_inner()).as_mut_ptr() == array)
+    LISTS.find(|l| {
+        l.array
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut_ptr()
+            == array
+    })
 }
