@@ -5,6 +5,7 @@
 #   2. C: tests/c under AddressSanitizer against the embedded broker
 #   3. Go: go vet, go test -race against the embedded broker (static link), the dynamic link
 #      (-tags rocketmq_dynamic), the no-cgo error, and the examples build
+#   4. Python: the genuine rocketmq-client-python 2.0.0 (PyPI, ctypes) loading our librocketmq.so
 # Debug builds throughout (the machine is small); `go/build-native.sh` without --debug makes
 # the release library applications ship.
 set -euo pipefail
@@ -52,5 +53,9 @@ if [ -d examples ]; then
     step "Go: quickstart example runs against an embedded broker"
     go run ./examples/quickstart
 fi
+
+cd "$root"
+step "Python: the genuine rocketmq-client-python 2.0.0 (ctypes) on our librocketmq.so"
+ffi/interop/run-python-ctypes.sh
 
 step "bindings: all passed"
