@@ -47,14 +47,20 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
         Message::new("Blocking", "two"),
         Box::new(move |r| {
             let nested = p2.send(Message::new("Blocking", "three"));
-            tx.lock().unwrap().send((r.is_ok(), nested.is_ok())).unwrap();
+            tx.lock()
+                .unwrap()
+                .send((r.is_ok(), nested.is_ok()))
+                .unwrap();
         }),
     )
     .unwrap();
     assert_eq!(rx.recv_timeout(support::DEADLINE).unwrap(), (true, true));
     p.send_oneway(Message::new("Blocking", "four")).unwrap();
-    p.send_batch(vec![Message::new("Blocking", "five"), Message::new("Blocking", "six")])
-        .unwrap();
+    p.send_batch(vec![
+        Message::new("Blocking", "five"),
+        Message::new("Blocking", "six"),
+    ])
+    .unwrap();
 
     let seen: Arc<Mutex<HashSet<String>>> = Default::default();
     let mut cfg = support::consumer_config(ns, "cg_blocking");
@@ -65,7 +71,9 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
     cons.register_message_listener_concurrently(Box::new(
         move |msgs: &[MessageExt], _: &ConsumeContext| {
             for m in msgs {
-                s2.lock().unwrap().insert(String::from_utf8_lossy(&m.body).into());
+                s2.lock()
+                    .unwrap()
+                    .insert(String::from_utf8_lossy(&m.body).into());
             }
             ConsumeResult::Success
         },
@@ -132,6 +140,29 @@ fn bench_reports_send_and_consume_rates() {
     .unwrap();
     assert_eq!(batched.messages % 16, 0);
     let received = consumer.join().unwrap();
-    assert!(received.messages > 0, "the consumer saw the benchmark traffic");
+    assert!(
+        received.messages > 0,
+        "the consumer saw the benchmark traffic"
+    );
     blocking::block_on(c.shutdown());
+}
+
+/// The performance target: one synchronous producer, 1 KiB messages, ≥ 5,000 msg/s against a
+/// local broker. Meaningful only in release builds:
+/// `cargo test --release --test client_blocking_and_bench -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn single_sync_producer_throughput() {
+    let c = cluster();
+    let report = bench::run_blocking(BenchConfig {
+        namesrv_addr: c.namesrv_addr().to_string(),
+        topic: "PerfTopic".into(),
+        threads: 1,
+        message_size_bytes: 1024,
+        duration: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .unwrap();
+    blocking::block_on(c.shutdown());
+    assert!(report.tps >= 5000.0, "{report:?}");
 }

@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rocketmq::broker::{Broker, BrokerConfig};
-use rocketmq::client::{
-    ClientConfig, ConsumeFromWhere, ConsumerConfig, Producer, ProducerConfig,
-};
+use rocketmq::client::{ClientConfig, ConsumeFromWhere, ConsumerConfig, Producer, ProducerConfig};
 use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::protocol::bodies::TopicRouteData;
 use rocketmq::protocol::json::from_fastjson;
@@ -67,9 +65,11 @@ pub async fn create_topic(namesrv: SocketAddr, brokers: &[SocketAddr], topic: &s
             let req = RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC)
                 .with_ext("topic", &topic);
             match client.invoke(&ns, req, Duration::from_secs(5)).await {
-                Ok(r) if r.code == response_code::SUCCESS => from_fastjson::<TopicRouteData>(&r.body)
-                    .map(|rd| rd.queue_datas.len() == n)
-                    .unwrap_or(false),
+                Ok(r) if r.code == response_code::SUCCESS => {
+                    from_fastjson::<TopicRouteData>(&r.body)
+                        .map(|rd| rd.queue_datas.len() == n)
+                        .unwrap_or(false)
+                }
                 _ => false,
             }
         }

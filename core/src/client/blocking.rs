@@ -24,7 +24,8 @@ use crate::protocol::bodies::MessageQueue;
 /// Completion callback of an asynchronous send.
 pub type SendCallback = Box<dyn Fn(Result<SendResult>) + Send + Sync + 'static>;
 /// A message listener as bindings pass it.
-pub type ListenerFn = Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
+pub type ListenerFn =
+    Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
 
 /// The runtime shared by every blocking client in the process.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
@@ -166,10 +167,9 @@ impl PushConsumer {
         self.inner.unsubscribe(topic)
     }
     pub fn register_message_listener_concurrently(&self, listener: ListenerFn) {
-        self.inner
-            .register_message_listener_concurrently(move |m: &[MessageExt], c: &ConsumeContext| {
-                listener(m, c)
-            })
+        self.inner.register_message_listener_concurrently(
+            move |m: &[MessageExt], c: &ConsumeContext| listener(m, c),
+        )
     }
     pub fn register_message_listener_orderly(&self, listener: ListenerFn) {
         self.inner
@@ -265,6 +265,9 @@ impl LitePullConsumer {
         max_nums: i32,
         timeout: Duration,
     ) -> Result<PullResult> {
-        block_on(self.inner.pull(mq, tag_expression, offset, max_nums, timeout))
+        block_on(
+            self.inner
+                .pull(mq, tag_expression, offset, max_nums, timeout),
+        )
     }
 }

@@ -61,6 +61,8 @@ pub(crate) struct InstanceInner {
     namesrvs: Vec<String>,
     namesrv_index: AtomicUsize,
     producer_groups: Mutex<HashSet<String>>,
+    /// Topics a producer uses: their route may come from the auto-creation template.
+    producer_topics: Mutex<HashSet<String>>,
     consumers: Mutex<HashMap<String, Arc<dyn ConsumerHooks>>>,
     transaction: Mutex<Option<Arc<dyn TransactionHooks>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -96,6 +98,7 @@ impl ClientInstance {
             namesrvs,
             namesrv_index: AtomicUsize::new(super::config::random_u64() as usize),
             producer_groups: Mutex::new(HashSet::new()),
+            producer_topics: Mutex::new(HashSet::new()),
             consumers: Mutex::new(HashMap::new()),
             transaction: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
@@ -313,6 +316,13 @@ impl ClientInstance {
         producer_fallback: bool,
     ) -> Result<Arc<TopicRoute>> {
         let known_before = self.inner.routes.all_broker_addrs(false).len();
+        if producer_fallback {
+            self.inner
+                .producer_topics
+                .lock()
+                .unwrap()
+                .insert(topic.to_string());
+        }
         let route = match self.fetch_route(topic).await {
             Ok(data) => TopicRoute::new(topic, data),
             Err(ClientError::RouteNotFound { .. }) if producer_fallback => {
@@ -352,7 +362,7 @@ impl ClientInstance {
 
     async fn refresh_all_routes(&self) {
         for topic in self.inner.routes.topics() {
-            let is_producer_topic = !self.inner.producer_groups.lock().unwrap().is_empty();
+            let is_producer_topic = self.inner.producer_topics.lock().unwrap().contains(&topic);
             if let Err(e) = self.update_route(&topic, is_producer_topic).await {
                 tracing::debug!(topic, error = %e, "route refresh failed");
             }

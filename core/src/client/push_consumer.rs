@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::{check_group, check_topic, retry_topic, wrap_namespace};
+use super::config::{check_group, check_topic, retry_topic};
 use super::consume_service::ConsumePool;
 use super::consumer::{
     allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig, MessageListener,
@@ -308,7 +308,8 @@ impl PushInner {
             ));
         }
         if self.is_clustering() {
-            let rt = wrap_namespace(None, &retry_topic(&self.group));
+            // The group is already namespaced, so this is `%RETRY%<ns>%<group>` as Java has it.
+            let rt = retry_topic(&self.group);
             self.subscriptions
                 .lock()
                 .unwrap()
