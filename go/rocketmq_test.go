@@ -478,14 +478,7 @@ func TestSQL92Selector(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Shutdown()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) && len(got.snapshot()) < 3 {
-		time.Sleep(100 * time.Millisecond)
-	}
-	msgs := got.snapshot()
-	if len(msgs) == 0 {
-		t.Skip("the broker does not filter SQL92 yet (SUBSCRIPTION_PARSE_FAILED)")
-	}
+	got.waitFor(t, 3, 40*time.Second)
 	time.Sleep(300 * time.Millisecond)
 	for _, m := range got.snapshot() {
 		if m.GetProperty("a") <= "2" {
