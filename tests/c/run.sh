@@ -6,6 +6,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 lib=$("$root/ffi/build-lib.sh" | tail -1)
 out="${CARGO_TARGET_DIR:-$root/target}/c-tests"
+
+# Every function rocketmq-client-cpp's C headers declare (and the one it exports undeclared) is
+# exported by our librocketmq.so.
+missing=$(comm -23 "$here/librocketmq-symbols.txt" \
+    <(nm -D --defined-only "$lib/lib/librocketmq.so" | awk '$2 == "T" { print $3 }' | sort -u))
+if [ -n "$missing" ]; then
+    echo "librocketmq.so lacks: $missing" >&2
+    exit 1
+fi
+echo "all $(wc -l <"$here/librocketmq-symbols.txt") librocketmq functions are exported"
 mkdir -p "$out"
 cc=${CC:-gcc}
 "$cc" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
