@@ -55,8 +55,7 @@ if [ -d examples ]; then
 fi
 
 step "Go: one program compiled against this module and against the genuine v2 client"
-# The genuine v2 leg is advisory until the broker accepts v2's heartbeat (codeSet as strings).
-compat/run.sh --v2-advisory
+compat/run.sh
 
 cd "$root"
 step "Python: the genuine rocketmq-client-python 2.0.0 (ctypes) on our librocketmq.so"
