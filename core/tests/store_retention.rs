@@ -1,5 +1,7 @@
 //! Retention and the disk guard, over real files; only the disk usage figure is injected.
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -88,6 +90,21 @@ fn commit_log_files(dir: &Path) -> Vec<String> {
     v
 }
 
+/// (file name, endPhyOffset from its header) of every index file, oldest first.
+fn index_files(dir: &Path) -> Vec<(String, i64)> {
+    let mut v: Vec<(String, i64)> = std::fs::read_dir(dir.join("index"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let header = std::fs::read(e.path()).unwrap();
+            let end = i64::from_be_bytes(header[24..32].try_into().unwrap());
+            (e.file_name().into_string().unwrap(), end)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Makes the first `n` commitlog files look `age` old.
 fn age_files(dir: &Path, n: usize, age: Duration) {
     for name in commit_log_files(dir).iter().take(n) {
@@ -107,8 +124,24 @@ fn other_hour() -> String {
 fn expired_commit_log_files_go_at_the_delete_hour_and_queues_follow() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _disk) = filled(dir.path(), format!("{:02}", hour_now()));
+    let index_before = index_files(dir.path());
     age_files(dir.path(), 2, Duration::from_secs(2 * 3600));
     assert_eq!(store.run_cleaner_once(), 2);
+    // Index files whose every entry points into the deleted files are gone from the disk.
+    let index_after = index_files(dir.path());
+    assert!(
+        index_after.len() < index_before.len(),
+        "{index_before:?} -> {index_after:?}"
+    );
+    let deleted: Vec<_> = index_before
+        .iter()
+        .filter(|f| !index_after.contains(f))
+        .collect();
+    assert!(deleted.iter().all(|(_, end)| *end < 2048), "{deleted:?}");
+    assert!(
+        index_after.iter().all(|(_, end)| *end >= 2048),
+        "{index_after:?}"
+    );
     assert_eq!(commit_log_files(dir.path())[0], format!("{:020}", 2048));
     assert_eq!(store.min_phy_offset(), 2048);
     // Six messages were in the deleted files; their queue entries are behind the min offset.
@@ -196,4 +229,43 @@ fn a_manual_request_deletes_expired_files_at_any_hour() {
     age_files(dir.path(), 1, Duration::from_secs(2 * 3600));
     store.delete_expired_files_manually();
     assert_eq!(store.run_cleaner_once(), 1);
+}
+
+/// The broker answers a send refused by the disk guard with SERVICE_NOT_AVAILABLE, naming the
+/// disk, and accepts sends again once space is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_refuses_sends_on_a_full_disk_naming_it() {
+    use rocketmq::protocol::response_code;
+
+    let c = common::cluster("").await;
+    let store = c.broker().unwrap().inner().store.clone();
+    let disk = Arc::new(FakeDisk::default());
+    disk.set(91);
+    store.set_disk_usage(disk.clone());
+    store.run_cleaner_once();
+    assert!(store.is_disk_full());
+
+    let (client, _) = common::client();
+    let broker = c.broker_addr().to_string();
+    let send = || common::send_v2("FullDiskTopic", 0, b"payload", &common::props(&[]));
+    let r = client
+        .invoke(&broker, send(), common::TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SERVICE_NOT_AVAILABLE);
+    let remark = r.remark.unwrap_or_default();
+    let commit_log_dir = c.store_dir().join("commitlog").display().to_string();
+    assert!(
+        remark.contains(&commit_log_dir) && remark.contains("full"),
+        "{remark}"
+    );
+
+    disk.set(50);
+    store.run_cleaner_once();
+    let r = client
+        .invoke(&broker, send(), common::TIMEOUT)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    c.shutdown().await;
 }

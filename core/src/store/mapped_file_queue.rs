@@ -16,6 +16,27 @@ pub struct MappedFileQueue {
     flushed_where: AtomicU64,
 }
 
+/// Deletes empty files at the end of the stream. A file is created empty and then sized, so a
+/// process killed in between leaves a 0-byte file behind, which holds nothing and would refuse
+/// the next open ("is 0 bytes, expected N"). Only trailing ones: files are created only at the
+/// end, so an empty file before a non-empty one is damage for the size check to report.
+fn drop_interrupted_creations(dir: &Path, found: &mut Vec<(u64, PathBuf)>) -> io::Result<()> {
+    let mut removed = false;
+    while let Some((_, path)) = found.last() {
+        if std::fs::metadata(path)?.len() != 0 {
+            break;
+        }
+        tracing::warn!(path = %path.display(), "deleting an empty store file left by an interrupted file creation");
+        std::fs::remove_file(path)?;
+        found.pop();
+        removed = true;
+    }
+    if removed {
+        super::mapped_file::fsync_dir(dir)?;
+    }
+    Ok(())
+}
+
 impl MappedFileQueue {
     /// Maps every file of the directory (creating the directory if needed), in offset order.
     pub fn load(dir: &Path, file_size_bytes: usize) -> io::Result<MappedFileQueue> {
@@ -32,6 +53,7 @@ impl MappedFileQueue {
             }
         }
         found.sort();
+        drop_interrupted_creations(dir, &mut found)?;
         let mut files = Vec::with_capacity(found.len());
         for (offset, path) in found {
             files.push(Arc::new(MappedFile::open(&path, offset, file_size_bytes)?));
@@ -180,5 +202,30 @@ impl MappedFileQueue {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::mapped_file::file_name_for_offset;
+
+    #[test]
+    fn load_drops_empty_files_left_at_the_end_by_an_interrupted_creation() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |o: u64| dir.path().join(file_name_for_offset(o));
+        std::fs::write(name(0), [1u8; 64]).unwrap();
+        std::fs::write(name(64), []).unwrap();
+        std::fs::write(name(128), []).unwrap();
+        let q = MappedFileQueue::load(dir.path(), 64).unwrap();
+        assert_eq!(q.snapshot().len(), 1);
+        assert!(!name(64).exists() && !name(128).exists());
+        drop(q);
+
+        // An empty file before a full one is not an interrupted creation: refuse to guess.
+        std::fs::write(name(64), []).unwrap();
+        std::fs::write(name(128), [1u8; 64]).unwrap();
+        assert!(MappedFileQueue::load(dir.path(), 64).is_err());
+        assert!(name(64).exists());
     }
 }
