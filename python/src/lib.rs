@@ -1,0 +1,28 @@
+//! `rocketmq._native`: the Rust side of the Python package `rocketmq`.
+//!
+//! This crate only translates between Python and the `rocketmq` core crate. The public API
+//! (`rocketmq.client`, `rocketmq.broker`, ...) is the pure-Python package under `rocketmq/`;
+//! everything here is private to it and may change with it.
+//!
+//! Rules every file follows:
+//! - Every call that can block (network, disk, waiting for a thread) runs with the GIL released,
+//!   through `wait::*`, which also wakes every few milliseconds to let Python handle signals, so
+//!   Ctrl-C interrupts it.
+//! - Code on the core's threads (consume callbacks, transaction checks, send callbacks) attaches
+//!   to Python only while Python code runs, and never once the interpreter is finalizing.
+//! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
+
+mod broker;
+mod errors;
+mod received;
+mod wait;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<broker::EmbeddedBroker>()?;
+    m.add_class::<received::ReceivedMessage>()?;
+    Ok(())
+}
