@@ -5,6 +5,7 @@
 //! servers in one process).
 
 pub mod broker;
+pub mod client;
 pub mod embedded;
 pub mod namesrv;
 pub mod protocol;
