@@ -126,7 +126,7 @@ impl EmbeddedBroker {
             .enable_all()
             .build()
             .map_err(|e| errors::broker(py, format!("cannot start the broker runtime: {e}")))?;
-        let started = wait::block_on(py, runtime.handle(), EmbeddedCluster::start(config));
+        let started = wait::block_on_runtime(py, runtime.handle(), EmbeddedCluster::start(config));
         let cluster = match started {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
@@ -229,12 +229,12 @@ impl EmbeddedBroker {
                 "queues must be between 1 and 1024, not {queues}"
             )));
         }
-        let (inner, handle) = self.inner(py)?;
+        let (inner, runtime) = self.inner(py)?;
         let mut cfg = TopicConfig::new(topic, queues, PERM_READ | PERM_WRITE);
         cfg.order = order;
         let changed = inner.topics.upsert(cfg);
         if changed {
-            wait::block_on(py, &handle, async move { inner.register_all().await })?;
+            wait::block_on_runtime(py, &runtime, async move { inner.register_all().await })?;
         }
         Ok(())
     }

@@ -30,7 +30,6 @@ pub fn broker(py: Python<'_>, message: impl Into<String>) -> PyErr {
 /// A client error raised by operation `op` (for example `"send_sync"`): `kind` is the core's
 /// stable error number (`rocketmq::client::ErrorKind`), `code` the broker's response code if
 /// a broker answered.
-#[allow(dead_code)] // used once the client lands
 pub fn client(py: Python<'_>, op: &str, kind: i32, message: String, code: Option<i32>) -> PyErr {
     match py
         .import(MODULE)

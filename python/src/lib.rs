@@ -13,7 +13,12 @@
 //! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
 
 mod broker;
+mod convert;
 mod errors;
+mod options;
+mod producer;
+mod pull_consumer;
+mod push_consumer;
 mod received;
 mod wait;
 
@@ -24,5 +29,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;
+    m.add_class::<producer::Producer>()?;
+    m.add_class::<producer::TransactionProducer>()?;
+    m.add_class::<push_consumer::PushConsumer>()?;
+    m.add_class::<pull_consumer::PullConsumer>()?;
     Ok(())
 }
