@@ -11,10 +11,12 @@
 //! - Code on the core's threads (consume callbacks, transaction checks, send callbacks) attaches
 //!   to Python only while Python code runs, and never once the interpreter is finalizing.
 //! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
+//! - The core's log events go to Python's `logging` (`log_bridge.rs`), never to files.
 
 mod broker;
 mod convert;
 mod errors;
+mod log_bridge;
 mod options;
 mod producer;
 mod pull_consumer;
@@ -27,6 +29,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    log_bridge::install();
+    m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;
     m.add_class::<producer::Producer>()?;
