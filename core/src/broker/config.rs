@@ -42,6 +42,8 @@ pub struct BrokerConfig {
     pub transaction_timeout_ms: i64,
     pub transaction_check_interval_ms: u64,
     pub transaction_check_max: i32,
+    /// timerMaxDelaySec: the furthest future an arbitrary delivery time may name.
+    pub timer_max_delay_sec: i64,
     /// Silent clients are forgotten after this long.
     pub channel_expired_timeout_ms: u64,
     /// flushConsumerOffsetInterval (ms)
@@ -77,6 +79,7 @@ impl Default for BrokerConfig {
             transaction_timeout_ms: 6_000,
             transaction_check_interval_ms: 60_000,
             transaction_check_max: 15,
+            timer_max_delay_sec: 3 * 24 * 3600,
             channel_expired_timeout_ms: 120_000,
             flush_consumer_offset_interval_ms: 5_000,
             long_polling_enable: true,
@@ -225,6 +228,7 @@ impl BrokerConfig {
             "transactionTimeOut" => self.transaction_timeout_ms = parse_num(k, v)?,
             "transactionCheckInterval" => self.transaction_check_interval_ms = parse_num(k, v)?,
             "transactionCheckMax" => self.transaction_check_max = parse_num(k, v)?,
+            "timerMaxDelaySec" => self.timer_max_delay_sec = positive(k, parse_num(k, v)?)?,
             "registerNameServerPeriod" => {
                 self.register_name_server_period_ms = parse_num::<u64>(k, v)?.clamp(10_000, 60_000)
             }

@@ -10,6 +10,7 @@ pub mod queue_lock;
 pub mod schedule;
 pub mod sql_filter;
 pub mod subscription_group;
+pub mod timer;
 pub mod topic_config;
 pub mod transaction;
 
@@ -50,6 +51,7 @@ pub struct BrokerInner {
     pub locks: QueueLockManager,
     pub schedule: schedule::ScheduleService,
     pub transactions: transaction::TransactionService,
+    pub timer: timer::TimerService,
     pub namesrv_client: RemotingClient,
     /// brokerIP1 + listen port: registered with name servers, written as store host.
     pub store_host: SocketAddr,
@@ -230,6 +232,8 @@ impl Broker {
         let schedule =
             schedule::ScheduleService::load(config_dir.join("delayOffset.json"), delay_levels)
                 .map_err(io)?;
+        let timer =
+            timer::TimerService::load(config_dir.join("timerCheckpoint.json")).map_err(io)?;
 
         let listen = SocketAddr::new(config.listen_ip, config.listen_port);
         let broker_ip: IpAddr = config.broker_ip.unwrap_or_else(crate::protocol::local_ip);
@@ -252,6 +256,7 @@ impl Broker {
             locks: QueueLockManager::default(),
             schedule,
             transactions: transaction::TransactionService::default(),
+            timer,
             namesrv_client: RemotingClient::default(),
             store_host,
             runtime: tokio::runtime::Handle::current(),
@@ -304,6 +309,7 @@ impl Broker {
         }));
         tasks.extend(schedule::start(&inner));
         tasks.push(transaction::start(&inner));
+        tasks.push(timer::start(&inner));
         tracing::info!(addr = %inner.broker_addr(), store = %inner.config.store.root_dir.display(), "broker started");
         Ok(Broker {
             inner,
@@ -337,6 +343,7 @@ impl Broker {
         let _ = tokio::task::spawn_blocking(move || {
             inner.offsets.persist();
             inner.schedule.persist();
+            inner.timer.persist();
             inner.store.shutdown();
         })
         .await;

@@ -116,6 +116,11 @@ mod tests {
         // After the live time, c2 may take c1's queue.
         let later = t0 + LOCK_MAX_LIVE + Duration::from_secs(1);
         assert_eq!(m.try_lock_batch_at("g", &[mq(0)], "c2", later), vec![mq(0)]);
+        assert_eq!(
+            m.try_lock_batch_at("g", &[mq(2)], "c2", later),
+            vec![mq(2)],
+            "c2 renews"
+        );
         m.unlock_batch("g", &[mq(2)], "c1");
         assert_eq!(
             m.try_lock_batch_at("g", &[mq(2)], "c1", later),

@@ -68,7 +68,6 @@ impl Checkpoint {
     pub fn set_logics_msg_timestamp_ms(&self, ts: i64) {
         self.logics_msg_timestamp_ms.fetch_max(ts, Ordering::AcqRel);
     }
-    #[allow(dead_code)] // on-disk index, next commit
     pub fn set_index_msg_timestamp_ms(&self, ts: i64) {
         self.index_msg_timestamp_ms.fetch_max(ts, Ordering::AcqRel);
     }

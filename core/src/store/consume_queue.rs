@@ -291,7 +291,6 @@ impl ConsumeQueue {
     }
 
     /// Deletes files (never the last) all of whose entries point below `min_physical`.
-    #[allow(dead_code)] // retention, next commit
     pub fn delete_expired(&self, min_physical: i64) -> io::Result<usize> {
         let files = self.files.snapshot();
         let mut n = 0;

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -19,6 +19,7 @@ use super::commit_log::{self, CommitLog, END_FILE_MIN_BLANK_BYTES};
 use super::consume_queue::{ConsumeQueue, CqEntry, CqRead};
 use super::flush::{GroupCommit, Stopper};
 use super::index::IndexService;
+use super::retention::DiskUsage;
 use super::{
     AppendResult, ArrivalListener, FlushDiskType, GetMessageResult, GetMessageStatus,
     MessageFilter, PutMessageResult, PutMessageStatus, QueryMessageResult, StoreConfig,
@@ -61,6 +62,9 @@ pub struct DefaultMessageStore {
     pub write_failed: AtomicBool,
     /// Set by the disk guard while usage is past the refuse-writes ratio.
     pub disk_full: AtomicBool,
+    pub disk_usage: RwLock<Arc<dyn DiskUsage>>,
+    /// Cleaner passes left that delete expired files whatever the hour.
+    pub manual_delete_passes: AtomicU32,
     pub group_commit: GroupCommit,
     pub stopper: Stopper,
 }
@@ -435,52 +439,62 @@ impl DefaultMessageStore {
             return r;
         }
         let want = (max_msg_nums.max(1) as usize).min(GET_MESSAGE_MAX_COUNT);
-        let entries = match cq.read(offset, want.max(GET_MESSAGE_MIN_SCAN_ENTRIES)) {
-            CqRead::Entries(e) => e,
-            CqRead::FileMissing { next_offset } => {
-                r.status = GetMessageStatus::OffsetFoundNull;
-                r.next_begin_offset = next_offset;
-                return r;
-            }
-        };
+        let scan_limit = want.max(GET_MESSAGE_MIN_SCAN_ENTRIES) as i64;
         let min_phys = self.commit_log.min_offset();
         let mut scanned = 0i64;
         let mut bytes = 0usize;
         let mut removed = false;
-        for e in entries {
-            if !r.messages.is_empty() && bytes + e.size.max(0) as usize > GET_MESSAGE_MAX_BYTES {
-                break;
-            }
-            scanned += 1;
-            if e.is_blank() || !e.is_valid() {
-                continue;
-            }
-            if e.physical_offset < min_phys {
-                removed = true;
-                continue;
-            }
-            if !filter.matches_tags_code(e.tags_code) {
-                continue;
-            }
-            let Some(record) = self.commit_log.view(e.physical_offset, e.size) else {
-                removed = true;
-                continue;
+        // Entries come one consume queue file at a time; go on into the next file while the
+        // batch has room.
+        'files: while scanned < scan_limit && offset + scanned < r.max_offset {
+            let entries = match cq.read(offset + scanned, (scan_limit - scanned) as usize) {
+                CqRead::Entries(e) if !e.is_empty() => e,
+                CqRead::Entries(_) => break,
+                CqRead::FileMissing { next_offset } => {
+                    if scanned == 0 {
+                        r.status = GetMessageStatus::OffsetFoundNull;
+                        r.next_begin_offset = next_offset;
+                        return r;
+                    }
+                    break;
+                }
             };
-            let Some(record) = commit_log::checked_record(record, e.physical_offset) else {
-                continue;
-            };
-            if filter.needs_properties() {
-                let props = commit_log::record_properties(&record)
-                    .map(decode_properties)
-                    .unwrap_or_default();
-                if !filter.matches_properties(&props) {
+            for e in entries {
+                if !r.messages.is_empty() && bytes + e.size.max(0) as usize > GET_MESSAGE_MAX_BYTES
+                {
+                    break 'files;
+                }
+                scanned += 1;
+                if e.is_blank() || !e.is_valid() {
                     continue;
                 }
-            }
-            bytes += record.len();
-            r.messages.push(record);
-            if r.messages.len() >= want {
-                break;
+                if e.physical_offset < min_phys {
+                    removed = true;
+                    continue;
+                }
+                if !filter.matches_tags_code(e.tags_code) {
+                    continue;
+                }
+                let Some(record) = self.commit_log.view(e.physical_offset, e.size) else {
+                    removed = true;
+                    continue;
+                };
+                let Some(record) = commit_log::checked_record(record, e.physical_offset) else {
+                    continue;
+                };
+                if filter.needs_properties() {
+                    let props = commit_log::record_properties(&record)
+                        .map(decode_properties)
+                        .unwrap_or_default();
+                    if !filter.matches_properties(&props) {
+                        continue;
+                    }
+                }
+                bytes += record.len();
+                r.messages.push(record);
+                if r.messages.len() >= want {
+                    break 'files;
+                }
             }
         }
         r.next_begin_offset = offset + scanned;

@@ -209,6 +209,11 @@ pub fn flush_logics(store: &DefaultMessageStore, least_pages: usize) {
     if all_ok && least_pages == 0 && ts > 0 {
         store.checkpoint.set_logics_msg_timestamp_ms(ts);
     }
+    match store.index.flush() {
+        Ok(()) if least_pages == 0 && ts > 0 => store.checkpoint.set_index_msg_timestamp_ms(ts),
+        Ok(()) => {}
+        Err(e) => tracing::error!(error = %e, "index flush failed"),
+    }
     if let Err(e) = store.checkpoint.flush() {
         tracing::error!(error = %e, "checkpoint flush failed");
     }

@@ -347,7 +347,6 @@ impl MappedFile {
     }
 
     /// Last modification time of the file on disk, in ms since the epoch.
-    #[allow(dead_code)] // retention, next commit
     pub fn last_modified_ms(&self) -> i64 {
         std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
@@ -355,6 +354,73 @@ impl MappedFile {
             .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
             .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
+    }
+}
+
+/// A mapped file whose bytes are rewritten in place (the index: slot table and header change with
+/// every key), so the append-and-publish discipline of [`MappedFile`] does not fit. Every read
+/// and write goes through one mutex instead, and no view ever escapes it.
+pub struct LockedMappedFile {
+    path: PathBuf,
+    mmap: MmapRaw,
+    len: usize,
+    lock: Mutex<()>,
+}
+
+impl LockedMappedFile {
+    /// Maps `path`, creating it zero-filled with `len` bytes when it does not exist.
+    pub fn open_or_create(path: &Path, len: usize) -> io::Result<LockedMappedFile> {
+        let existed = path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let actual = file.metadata()?.len();
+        if !existed || actual == 0 {
+            file.set_len(len as u64)?;
+            if let Some(dir) = path.parent() {
+                fsync_dir(dir)?;
+            }
+        } else if actual != len as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} is {actual} bytes, expected {len}", path.display()),
+            ));
+        }
+        let mmap = map(&file, len)?;
+        Ok(LockedMappedFile {
+            path: path.to_path_buf(),
+            mmap,
+            len,
+            lock: Mutex::new(()),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` over the whole mapping, exclusively.
+    pub fn with<R>(&self, f: impl FnOnce(&mut [u8]) -> R) -> R {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        // SAFETY: the mutex makes this the only reference to the mapping while it lives (no
+        // other method hands out pointers or slices), and the mapping covers `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts_mut(self.mmap.as_mut_ptr(), self.len) };
+        f(bytes)
+    }
+
+    pub fn flush(&self) -> io::Result<()> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.mmap.flush()
+    }
+
+    pub fn destroy(&self) -> io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 

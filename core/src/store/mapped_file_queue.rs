@@ -159,7 +159,6 @@ impl MappedFileQueue {
 
     /// Forgets and deletes the first `n` files (retention). Never deletes the last file, so the
     /// stream's end offset survives.
-    #[allow(dead_code)] // retention, next commit
     pub fn remove_first(&self, n: usize) -> io::Result<Vec<Arc<MappedFile>>> {
         let mut files = self.write();
         let n = n.min(files.len().saturating_sub(1));

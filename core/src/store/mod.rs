@@ -27,9 +27,11 @@ mod index;
 mod mapped_file;
 mod mapped_file_queue;
 mod recovery;
+mod retention;
 
 use default_message_store::DefaultMessageStore;
 pub use default_message_store::{GET_MESSAGE_MAX_BYTES, GET_MESSAGE_MAX_COUNT};
+pub use retention::{DiskUsage, FileSystemUsage};
 
 /// How appends become durable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -70,6 +72,21 @@ pub struct StoreConfig {
     /// `warmMapedFileEnable`: touch every page of a new commitlog file (on the allocator thread)
     /// so appends do not page-fault. Off by default, as in RocketMQ: it writes the whole file.
     pub warm_mapped_file_enable: bool,
+    /// `maxHashSlotNum`: hash slots per index file.
+    pub index_hash_slot_count: u32,
+    /// `maxIndexNum`: entries per index file (a new file starts when one is full).
+    pub index_max_entry_count: u32,
+    /// `diskSpaceCleanForciblyRatio` in percent: past it the oldest commitlog files are deleted
+    /// even before they expire (when `clean_file_forcibly_enable`).
+    pub disk_space_clean_forcibly_ratio_percent: u32,
+    /// `diskSpaceWarningLevelRatio` in percent: past it puts are refused (SERVICE_NOT_AVAILABLE).
+    pub disk_space_warning_level_ratio_percent: u32,
+    /// `cleanFileForciblyEnable`.
+    pub clean_file_forcibly_enable: bool,
+    /// `cleanResourceInterval`: how often the cleaner checks disk usage and expired files.
+    pub clean_resource_interval_ms: u64,
+    /// `deleteCommitLogFilesInterval`: pause between two file deletions.
+    pub delete_commit_log_files_interval_ms: u64,
 }
 
 impl Default for StoreConfig {
@@ -90,6 +107,13 @@ impl Default for StoreConfig {
             disk_max_used_space_ratio_percent: 75,
             check_crc_on_recover: true,
             warm_mapped_file_enable: false,
+            index_hash_slot_count: 5_000_000,
+            index_max_entry_count: 20_000_000,
+            disk_space_clean_forcibly_ratio_percent: 85,
+            disk_space_warning_level_ratio_percent: 90,
+            clean_file_forcibly_enable: true,
+            clean_resource_interval_ms: 10_000,
+            delete_commit_log_files_interval_ms: 100,
         }
     }
 }
@@ -240,6 +264,7 @@ impl MessageStore {
             spawn("store-commitlog-flush", flush::run_commit_log_flusher)?,
             spawn("store-logics-flush", flush::run_logics_flusher)?,
             spawn("store-file-allocator", |s| s.commit_log.allocator().run())?,
+            spawn("store-cleaner", retention::run_cleaner)?,
         ];
         Ok(Arc::new(MessageStore {
             inner,
@@ -342,6 +367,34 @@ impl MessageStore {
     /// Topics and queue ids that have consume queues (for restoring topic configs).
     pub fn queue_ids(&self) -> HashMap<String, Vec<i32>> {
         self.inner.queue_ids()
+    }
+
+    /// Replaces how disk usage is measured (tests make a disk look full with it).
+    pub fn set_disk_usage(&self, usage: Arc<dyn DiskUsage>) {
+        *self
+            .inner
+            .disk_usage
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = usage;
+    }
+
+    /// One pass of the cleaner thread, now: disk guard, expired and forced commitlog deletion,
+    /// consume queue and index files following. Returns the commitlog files deleted.
+    pub fn run_cleaner_once(&self) -> usize {
+        retention::clean_once(&self.inner)
+    }
+
+    /// Deletes expired commitlog files at the next cleaner passes whatever the hour (the admin
+    /// command DELETE_EXPIRED_COMMITLOG; RocketMQ's `executeDeleteFilesManually`).
+    pub fn delete_expired_files_manually(&self) {
+        self.inner
+            .manual_delete_passes
+            .store(retention::MANUAL_DELETE_PASSES, Ordering::Release);
+    }
+
+    /// Whether puts are refused because the disk is past the refuse-writes ratio.
+    pub fn is_disk_full(&self) -> bool {
+        self.inner.disk_full.load(Ordering::Acquire)
     }
 
     /// The store's root directory.

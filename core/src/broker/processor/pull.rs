@@ -35,6 +35,9 @@ impl MessageFilter for TagFilter {
             Some(codes) => codes.contains(&(tags_code as i32)),
         }
     }
+    fn needs_properties(&self) -> bool {
+        self.sql.is_some()
+    }
     fn matches_properties(&self, props: &HashMap<String, String>) -> bool {
         match &self.sql {
             None => true,

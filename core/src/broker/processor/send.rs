@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{header_error, reply};
+use crate::broker::timer;
 use crate::broker::topic_config::{self, is_send_forbidden, validate_topic_name, TRANS_HALF_TOPIC};
 use crate::broker::BrokerInner;
 use crate::protocol::bodies::{TopicConfig, PERM_READ, PERM_WRITE};
@@ -328,6 +329,18 @@ pub async fn send_message(
         msg.sys_flag =
             sys_flag::with_transaction_type(msg.sys_flag, sys_flag::TRANSACTION_NOT_TYPE);
         msg.properties = encode_properties(&props);
+    } else if let Some(at) = match timer::delivery_time(
+        &props,
+        crate::protocol::now_ms(),
+        inner.config.timer_max_delay_sec * 1000,
+    ) {
+        Ok(at) => at.filter(|at| *at > crate::protocol::now_ms()),
+        Err(e) => return reply(req, code::MESSAGE_ILLEGAL, e),
+    } {
+        inner.timer.redirect(&mut msg, &mut props, at);
+        let result = inner.store.put_message(msg);
+        inner.timer.notify();
+        return finish_put(inner, req, result, queue_id).await;
     } else if let Some(level) = props
         .get(property::DELAY_TIME_LEVEL)
         .and_then(|d| d.parse::<i32>().ok())
