@@ -256,11 +256,16 @@ class Message:
     def set_deliver_time(self, when: Union[float, int, Any]) -> None:
         """Deliver at a given time: a ``datetime`` or seconds since the epoch.
 
-        Sets RocketMQ's ``TIMER_DELIVER_MS`` property, which brokers with timer messages
-        (RocketMQ 5.x) honour; a 4.x broker delivers such a message at once."""
+        Sets RocketMQ 5's ``TIMER_DELIVER_MS`` property, which the rocketmq-rs broker (and
+        RocketMQ 5 brokers) honour; a RocketMQ 4.x broker delivers such a message at once."""
         if hasattr(when, "timestamp"):
             when = when.timestamp()
         self._properties["TIMER_DELIVER_MS"] = str(int(float(when) * 1000))
+
+    def set_delay(self, seconds: float) -> None:
+        """Deliver after ``seconds`` (any duration, unlike delay levels): RocketMQ 5's
+        ``TIMER_DELAY_MS`` property, as for ``set_deliver_time``."""
+        self._properties["TIMER_DELAY_MS"] = str(int(float(seconds) * 1000))
 
     def set_flag(self, flag: int) -> None:
         """The user flag, stored as is."""

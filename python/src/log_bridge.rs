@@ -102,7 +102,10 @@ fn forward(rx: mpsc::Receiver<Record>) {
             if dropped > 0 {
                 let _ = logger.call_method1(
                     "log",
-                    (WARNING, format!("{dropped} log records of the core were dropped")),
+                    (
+                        WARNING,
+                        format!("{dropped} log records of the core were dropped"),
+                    ),
                 );
             }
             let _ = logger.call_method1("log", (r.level, format!("[{}] {}", r.target, r.message)));

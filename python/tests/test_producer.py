@@ -206,13 +206,25 @@ def test_delay_time_level_delivers_later(producer, broker, topic):
     assert stored.get_property(MessageProperty.DELAY_TIME_LEVEL) == b""
 
 
-def test_deliver_time_is_carried_as_timer_property(producer, broker, topic):
-    m = _msg(topic)
-    at = time.time() + 60
+def test_deliver_time_delivers_at_that_time(producer, broker, topic):
+    m = _msg(topic, body="timed")
+    at = time.time() + 1.0
     m.set_deliver_time(at)
     assert m.get_property("TIMER_DELIVER_MS") == str(int(at * 1000))
-    ret = producer.send_sync(m)
-    assert ret.status == SendStatus.OK
+    assert producer.send_sync(m).status == SendStatus.OK
+    assert broker.message_count(topic) == 0
+    wait_until(lambda: broker.message_count(topic) == 1, what="the timed message")
+    assert time.time() >= at - 0.05
+    assert broker.messages(topic)[0].body == b"timed"
+
+
+def test_set_delay_takes_any_duration(producer, broker, topic):
+    m = _msg(topic)
+    m.set_delay(0.3)
+    sent = time.time()
+    producer.send_sync(m)
+    wait_until(lambda: broker.message_count(topic) == 1, what="the delayed message")
+    assert time.time() - sent >= 0.25
 
 
 def test_send_to_queue_and_publish_queues(producer, broker, topic):
