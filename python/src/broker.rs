@@ -120,12 +120,15 @@ impl EmbeddedBroker {
             broker_properties: properties,
             small_store,
         };
+        // Its threads must leave Ctrl-C to Python's main thread (see `signals.rs`).
+        let blocked = crate::signals::Blocked::new();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(BROKER_WORKER_THREADS)
             .thread_name("rocketmq-broker")
             .enable_all()
             .build()
             .map_err(|e| errors::broker(py, format!("cannot start the broker runtime: {e}")))?;
+        drop(blocked);
         let started = wait::block_on_runtime(py, runtime.handle(), EmbeddedCluster::start(config));
         let cluster = match started {
             Ok(Ok(c)) => c,

@@ -22,6 +22,7 @@ mod producer;
 mod pull_consumer;
 mod push_consumer;
 mod received;
+mod signals;
 mod wait;
 
 use pyo3::prelude::*;
@@ -29,7 +30,13 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    log_bridge::install();
+    {
+        // The threads started here (the client runtime's workers, the log forwarder) and every
+        // thread they start must not take Ctrl-C away from Python's main thread.
+        let _blocked = signals::Blocked::new();
+        let _ = rocketmq::client::blocking::runtime();
+        log_bridge::install();
+    }
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;

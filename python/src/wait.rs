@@ -17,17 +17,22 @@ use std::time::Duration;
 use pyo3::prelude::*;
 use rocketmq::client::blocking;
 
+use crate::signals::Blocked;
+
 /// How often a parked caller looks for pending signals: short enough that Ctrl-C feels
 /// immediate, long enough to cost nothing measurable.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
-/// `fut` raced against Python's signal handlers.
-async fn until_signal<F: Future>(fut: F) -> PyResult<F::Output> {
+/// `fut` raced against Python's signal handlers. The waiting thread blocks asynchronous
+/// signals (so threads the core starts meanwhile inherit that, see `signals.rs`) and lets them
+/// through between slices.
+async fn until_signal<F: Future>(fut: F, blocked: &Blocked) -> PyResult<F::Output> {
     let mut fut = std::pin::pin!(fut);
     loop {
         tokio::select! {
             out = &mut fut => return Ok(out),
             _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
+                blocked.let_pending_through();
                 // `try_attach`: during interpreter shutdown there is nobody to interrupt.
                 if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
                     return Err(e);
@@ -43,7 +48,10 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    py.detach(|| blocking::block_on(until_signal(fut)))
+    py.detach(|| {
+        let blocked = Blocked::new();
+        blocking::block_on(until_signal(fut, &blocked))
+    })
 }
 
 /// Like `block_on`, on a runtime of one's own (the embedded broker's).
@@ -56,5 +64,8 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    py.detach(|| runtime.block_on(until_signal(fut)))
+    py.detach(|| {
+        let blocked = Blocked::new();
+        runtime.block_on(until_signal(fut, &blocked))
+    })
 }
