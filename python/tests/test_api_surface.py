@@ -195,3 +195,41 @@ def test_stubs_and_marker_ship_with_the_package():
     pkg = os.path.dirname(rocketmq.__file__)
     assert os.path.exists(os.path.join(pkg, "py.typed"))
     assert os.path.exists(os.path.join(pkg, "_native.pyi"))
+
+
+def test_native_stubs_match_the_extension():
+    """Every public name of `rocketmq._native` is in `_native.pyi` and vice versa, class by
+    class and member by member."""
+    import ast
+    import os
+
+    from rocketmq import _native
+
+    path = os.path.join(os.path.dirname(rocketmq.__file__), "_native.pyi")
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    stubbed = {}
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef):
+            stubbed[node.name] = {
+                n.name for n in node.body
+                if isinstance(n, ast.FunctionDef) and (not n.name.startswith("_") or n.name in (
+                    "__getitem__", "__bytes__"))
+            }
+        elif isinstance(node, ast.FunctionDef):
+            stubbed[node.name] = None
+    actual = {}
+    for name in dir(_native):
+        if name.startswith("_"):
+            continue
+        obj = getattr(_native, name)
+        if isinstance(obj, type):
+            actual[name] = {
+                m for m in dir(obj)
+                if not m.startswith("_") or m in ("__getitem__", "__bytes__")
+            }
+        elif callable(obj):
+            actual[name] = None
+    assert set(stubbed) == set(actual)
+    for name, members in actual.items():
+        if members is not None:
+            assert stubbed[name] == members - {"__init__"}, name
