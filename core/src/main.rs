@@ -53,6 +53,32 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0")]
         listen_ip: IpAddr,
     },
+    /// Load generator in the manner of RocketMQ's benchmark: producers or a consumer against
+    /// any name server; prints send TPS and RT (average / p99 / max) every second.
+    Bench {
+        /// `producer` or `consumer`.
+        #[arg(long, default_value = "producer")]
+        mode: String,
+        /// Name server list `host:port;host:port`.
+        #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
+        namesrv_addr: String,
+        #[arg(short = 't', long, default_value = "BenchmarkTest")]
+        topic: String,
+        #[arg(short = 'g', long, default_value = "benchmark_group")]
+        group: String,
+        /// Concurrent senders (producer) or consume threads (consumer).
+        #[arg(short = 'w', long, default_value_t = 1)]
+        threads: usize,
+        /// Body size in bytes.
+        #[arg(short = 's', long, default_value_t = 1024)]
+        size: usize,
+        /// Messages per send (1 = single sends, more = batch sends).
+        #[arg(short = 'b', long, default_value_t = 1)]
+        batch: usize,
+        /// Seconds to run.
+        #[arg(short = 'd', long, default_value_t = 10)]
+        duration_secs: u64,
+    },
     /// A broker alone, registering with the given name servers.
     Broker {
         #[arg(short = 'c', long = "config")]
@@ -156,6 +182,41 @@ async fn run(cli: Cli) -> Result<(), String> {
             );
             wait_for_signal().await;
             cluster.shutdown().await;
+            Ok(())
+        }
+        Command::Bench {
+            mode,
+            namesrv_addr,
+            topic,
+            group,
+            threads,
+            size,
+            batch,
+            duration_secs,
+        } => {
+            use rocketmq::client::bench::{self, BenchConfig, BenchMode};
+            let mode = match mode.as_str() {
+                "producer" => BenchMode::Producer,
+                "consumer" => BenchMode::Consumer,
+                other => return Err(format!("--mode {other}: use producer or consumer")),
+            };
+            let report = bench::run(BenchConfig {
+                namesrv_addr,
+                topic,
+                group,
+                mode,
+                threads,
+                message_size_bytes: size,
+                batch_size: batch,
+                duration: std::time::Duration::from_secs(duration_secs),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "TOTAL messages={} failures={} tps={:.0} avg_rt_ms={:.3} p99_rt_ms={:.3} max_rt_ms={:.3}",
+                report.messages, report.failures, report.tps, report.avg_rt_ms, report.p99_rt_ms, report.max_rt_ms
+            );
             Ok(())
         }
         Command::Namesrv { port, listen_ip } => {

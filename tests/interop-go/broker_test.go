@@ -247,6 +247,40 @@ func (b *brokerUnderTest) restart(graceful bool) error {
 	return b.start()
 }
 
+// died reports how the current broker process ended if it is no longer
+// running although nobody stopped it; nil while it runs.
+func (b *brokerUnderTest) died() error {
+	p := b.current()
+	if p == nil {
+		return nil
+	}
+	select {
+	case <-p.exited:
+		if p.exitErr != nil {
+			return fmt.Errorf("broker under test exited unexpectedly: %v (see %s)", p.exitErr, b.logFile.Name())
+		}
+		return fmt.Errorf("broker under test exited unexpectedly with status 0 (see %s)", b.logFile.Name())
+	default:
+		return nil
+	}
+}
+
+// forgetDead drops a process that has exited on its own, so that the next
+// start begins afresh on the same store.
+func (b *brokerUnderTest) forgetDead() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.proc == nil {
+		return
+	}
+	select {
+	case <-b.proc.exited:
+		fmt.Fprintf(b.logFile, "==== %s: process had exited (%v)\n", time.Now().Format(time.RFC3339Nano), b.proc.exitErr)
+		b.proc = nil
+	default:
+	}
+}
+
 func (b *brokerUnderTest) current() *brokerProcess {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -35,11 +35,27 @@ func scaled(d time.Duration) time.Duration {
 // waitFor polls cond until it holds or the (scaled) timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
+	waitUntil(t, timeout, what, func() (bool, string) { return cond(), "" })
+}
+
+// waitUntil is waitFor for conditions that can say what they last saw.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
 	timeout = scaled(timeout)
 	deadline := time.Now().Add(timeout)
-	for !cond() {
+	for {
+		ok, state := cond()
+		if ok {
+			return
+		}
+		if err := target.died(); err != nil {
+			t.Fatalf("while waiting for %s: %v", what, err)
+		}
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+			if state != "" {
+				state = " (last: " + state + ")"
+			}
+			t.Fatalf("timed out after %v waiting for %s%s", timeout, what, state)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -79,11 +95,25 @@ func resolver() primitive.NsResolver {
 // earlier restart may have failed).
 func requireBroker(t *testing.T) {
 	t.Helper()
+	if err := target.died(); err != nil {
+		// An earlier test took it down; start it again on the same store
+		// so that the remaining tests still say something.
+		t.Logf("%v; starting it again", err)
+		target.forgetDead()
+	}
 	if target.current() == nil {
 		if err := target.start(); err != nil {
 			t.Fatalf("broker under test is not running and cannot be started: %v", err)
 		}
 	}
+}
+
+// brokerNote explains a client error by the broker's death, if it died.
+func brokerNote() string {
+	if err := target.died(); err != nil {
+		return "; " + err.Error()
+	}
+	return ""
 }
 
 // newProducer starts a producer with its own group and instance name. Every
@@ -121,7 +151,7 @@ func sendOK(t *testing.T, p rocketmq.Producer, msgs ...*primitive.Message) *prim
 	t.Helper()
 	res, err := p.SendSync(sendCtx(t), msgs...)
 	if err != nil {
-		t.Fatalf("SendSync to %s: %v", msgs[0].Topic, err)
+		t.Fatalf("SendSync to %s: %v%s", msgs[0].Topic, err, brokerNote())
 	}
 	if res.Status != primitive.SendOK {
 		t.Fatalf("SendSync to %s: status %v, want SendOK (%s)", msgs[0].Topic, res.Status, res)
@@ -232,7 +262,7 @@ func startConsumer(t *testing.T, group, topic string, in *inbox, opts ...consume
 		t.Fatalf("subscribe %s: %v", topic, err)
 	}
 	if err := c.Start(); err != nil {
-		t.Fatalf("start consumer of %s in %s: %v", topic, group, err)
+		t.Fatalf("start consumer of %s in %s: %v%s", topic, group, err, brokerNote())
 	}
 	return c
 }
@@ -348,6 +378,50 @@ func messages(topic string, bodies []string) []*primitive.Message {
 	out := make([]*primitive.Message, len(bodies))
 	for i, b := range bodies {
 		out[i] = primitive.NewMessage(topic, []byte(b))
+	}
+	return out
+}
+
+// sentLog remembers where each sent message landed.
+type sentLog struct {
+	pos map[string]queuePos // body -> position
+}
+
+type queuePos struct {
+	queue  int
+	offset int64
+}
+
+// send sends each body synchronously to topic and records its position.
+func (l *sentLog) send(t *testing.T, p rocketmq.Producer, topic string, bodies []string) {
+	t.Helper()
+	if l.pos == nil {
+		l.pos = map[string]queuePos{}
+	}
+	for _, m := range messages(topic, bodies) {
+		res := sendOK(t, p, m)
+		l.pos[string(m.Body)] = queuePos{res.MessageQueue.QueueId, res.QueueOffset}
+	}
+}
+
+// ends maps each queue to the offset after the last message sent to it.
+func (l *sentLog) ends() map[int]int64 {
+	ends := map[int]int64{}
+	for _, p := range l.pos {
+		if p.offset+1 > ends[p.queue] {
+			ends[p.queue] = p.offset + 1
+		}
+	}
+	return ends
+}
+
+// from lists, in the given order, the bodies at or after the offsets.
+func (l *sentLog) from(offsets map[int]int64, bodies []string) []string {
+	var out []string
+	for _, b := range bodies {
+		if p := l.pos[b]; p.offset >= offsets[p.queue] {
+			out = append(out, b)
+		}
 	}
 	return out
 }

@@ -25,14 +25,11 @@ func restartBroker(t *testing.T, graceful bool) {
 func TestRestartKeepsMessagesAndOffsets(t *testing.T) {
 	topic := uniqueName(t, "T")
 	group := uniqueName(t, "G")
+	t.Logf("topic %s, group %s", topic, group)
 	p := newProducer(t)
+	var sent sentLog
 	consumed := bodies("consumed", 8)
-	pending := bodies("pending", 4)
-	perQueue := map[int]int64{} // messages per queue, from the send results
-	for _, m := range messages(topic, consumed) {
-		res := sendOK(t, p, m)
-		perQueue[res.MessageQueue.QueueId]++
-	}
+	sent.send(t, p, topic, consumed)
 	in := &inbox{}
 	c := startConsumer(t, group, topic, in)
 	in.waitBodies(t, "consumer before the restart", consumed)
@@ -40,30 +37,32 @@ func TestRestartKeepsMessagesAndOffsets(t *testing.T) {
 	if err := c.Shutdown(); err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}
-	for _, m := range messages(topic, pending) {
-		res := sendOK(t, p, m)
-		perQueue[res.MessageQueue.QueueId]++
-	}
+	stored := committedOnShutdown(t, group, topic, sent.ends())
+	pending := bodies("pending", 4)
+	sent.send(t, p, topic, pending)
 	_ = p.Shutdown()
 
 	restartBroker(t, true)
+	waitCommitted(t, group, topic, stored) // persisted across the restart
 
 	// Appends continue each queue where it ended.
+	ends := sent.ends()
 	p2 := newProducer(t)
 	after := bodies("after", 4)
 	for _, m := range messages(topic, after) {
 		res := sendOK(t, p2, m)
 		q := res.MessageQueue.QueueId
-		if res.QueueOffset != perQueue[q] {
+		if res.QueueOffset != ends[q] {
 			t.Errorf("send after the restart to queue %d got offset %d, want %d (the messages already there)",
-				q, res.QueueOffset, perQueue[q])
+				q, res.QueueOffset, ends[q])
 		}
-		perQueue[q]++
+		ends[q]++
 	}
 
 	resumed := &inbox{}
 	startConsumer(t, group, topic, resumed)
-	resumed.waitBodies(t, "same group after the restart", append(append([]string(nil), pending...), after...))
+	resumed.waitBodies(t, "same group after the restart",
+		append(append(sent.from(stored, consumed), pending...), after...))
 
 	fresh := &inbox{}
 	startConsumer(t, uniqueName(t, "G"), topic, fresh)

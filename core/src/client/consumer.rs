@@ -250,6 +250,7 @@ pub(crate) async fn allocate_queues(
             let mut cids = instance.consumer_ids(topic, group).await?;
             cids.sort();
             cids.dedup();
+            tracing::trace!(topic, ?cids, me = instance.client_id(), "group members");
             Ok(config
                 .allocate_strategy
                 .allocate(group, instance.client_id(), &mq_all, &cids))

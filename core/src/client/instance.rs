@@ -61,11 +61,19 @@ pub(crate) struct InstanceInner {
     namesrvs: Vec<String>,
     namesrv_index: AtomicUsize,
     producer_groups: Mutex<HashSet<String>>,
+    /// Topics a producer uses: their route may come from the auto-creation template.
+    producer_topics: Mutex<HashSet<String>>,
     consumers: Mutex<HashMap<String, Arc<dyn ConsumerHooks>>>,
     transaction: Mutex<Option<Arc<dyn TransactionHooks>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     started: AtomicBool,
     stop_tx: watch::Sender<bool>,
+    /// Set once shutdown has unregistered: no request (and so no new connection) after that,
+    /// or a late heartbeat could register a ghost client on a connection nobody closes.
+    closed: AtomicBool,
+    /// Held while a heartbeat is out; shutdown waits on it so that no heartbeat can reach a
+    /// broker after (and undo) the unregistration.
+    heartbeat_lock: tokio::sync::Mutex<()>,
 }
 
 /// A cheap handle on one client's shared machinery.
@@ -96,11 +104,14 @@ impl ClientInstance {
             namesrvs,
             namesrv_index: AtomicUsize::new(super::config::random_u64() as usize),
             producer_groups: Mutex::new(HashSet::new()),
+            producer_topics: Mutex::new(HashSet::new()),
             consumers: Mutex::new(HashMap::new()),
             transaction: Mutex::new(None),
             tasks: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
             stop_tx,
+            closed: AtomicBool::new(false),
+            heartbeat_lock: tokio::sync::Mutex::new(()),
         });
         let _ = handler.instance.set(Arc::downgrade(&inner));
         Ok(ClientInstance { inner })
@@ -194,11 +205,15 @@ impl ClientInstance {
         if self.inner.stop_tx.send_replace(true) {
             return;
         }
+        // New heartbeats now return at once; wait for one already out to be answered.
+        let hb_guard = self.inner.heartbeat_lock.lock().await;
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock().unwrap());
         for t in tasks {
             t.abort();
         }
         self.unregister_all().await;
+        self.inner.closed.store(true, Ordering::SeqCst);
+        drop(hb_guard);
         self.inner.remoting.close_all().await;
     }
 
@@ -235,10 +250,16 @@ impl ClientInstance {
         }
     }
 
-    fn prepare(&self, cmd: &mut RemotingCommand) {
+    fn prepare(&self, cmd: &mut RemotingCommand) -> Result<()> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(ClientError::state(
+                "the client was shut down; create a new producer or consumer",
+            ));
+        }
         if let Some(c) = &self.inner.config.credentials {
             acl::sign(c, cmd);
         }
+        Ok(())
     }
 
     /// Sends a request (signed when credentials are set) and waits for the response.
@@ -248,18 +269,18 @@ impl ClientInstance {
         mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(self.inner.remoting.invoke(addr, cmd, timeout).await?)
     }
 
     pub async fn invoke_oneway(&self, addr: &str, mut cmd: RemotingCommand) -> Result<()> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(self.inner.remoting.invoke_oneway(addr, cmd).await?)
     }
 
     /// A oneway request on an existing channel (answers to broker-initiated requests).
     pub(crate) async fn oneway_on(&self, ch: &Channel, mut cmd: RemotingCommand) -> Result<()> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(ch.invoke_oneway(cmd).await?)
     }
 
@@ -313,6 +334,13 @@ impl ClientInstance {
         producer_fallback: bool,
     ) -> Result<Arc<TopicRoute>> {
         let known_before = self.inner.routes.all_broker_addrs(false).len();
+        if producer_fallback {
+            self.inner
+                .producer_topics
+                .lock()
+                .unwrap()
+                .insert(topic.to_string());
+        }
         let route = match self.fetch_route(topic).await {
             Ok(data) => TopicRoute::new(topic, data),
             Err(ClientError::RouteNotFound { .. }) if producer_fallback => {
@@ -337,7 +365,9 @@ impl ClientInstance {
             // A broker we have not greeted yet: register our groups with it now, so that it can
             // call us back (transaction checks, consumer id changes) without a 30 s wait.
             let me = self.clone();
-            tokio::spawn(async move { me.send_heartbeat_to_all().await });
+            self.track(tokio::spawn(
+                async move { me.send_heartbeat_to_all().await },
+            ));
         }
         Ok(self.inner.routes.get(topic).expect("route just stored"))
     }
@@ -352,7 +382,7 @@ impl ClientInstance {
 
     async fn refresh_all_routes(&self) {
         for topic in self.inner.routes.topics() {
-            let is_producer_topic = !self.inner.producer_groups.lock().unwrap().is_empty();
+            let is_producer_topic = self.inner.producer_topics.lock().unwrap().contains(&topic);
             if let Err(e) = self.update_route(&topic, is_producer_topic).await {
                 tracing::debug!(topic, error = %e, "route refresh failed");
             }
@@ -387,6 +417,10 @@ impl ClientInstance {
 
     /// HEART_BEAT to every known broker (masters only when we only produce).
     pub async fn send_heartbeat_to_all(&self) {
+        let _out = self.inner.heartbeat_lock.lock().await;
+        if *self.inner.stop_tx.borrow() {
+            return;
+        }
         let hb = self.heartbeat_data();
         if hb.producer_data_set.is_empty() && hb.consumer_data_set.is_empty() {
             return;

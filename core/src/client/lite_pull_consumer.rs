@@ -656,7 +656,11 @@ impl LiteInner {
                 _ = stop.changed() => return,
             };
             if a.epoch.load(Ordering::SeqCst) != epoch {
+                tracing::debug!(?mq, offset, "pull result of an older epoch discarded");
                 continue;
+            }
+            if let Ok(r) = &res {
+                tracing::debug!(?mq, offset, status = ?r.status, n = r.msgs.len(), next = r.next_begin_offset, "lite pull");
             }
             match res {
                 Ok(r) => {

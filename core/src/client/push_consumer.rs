@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::config::{check_group, check_topic, retry_topic, wrap_namespace};
+use super::config::{check_group, check_topic, retry_topic};
 use super::consume_service::ConsumePool;
 use super::consumer::{
     allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig, MessageListener,
@@ -308,7 +308,8 @@ impl PushInner {
             ));
         }
         if self.is_clustering() {
-            let rt = wrap_namespace(None, &retry_topic(&self.group));
+            // The group is already namespaced, so this is `%RETRY%<ns>%<group>` as Java has it.
+            let rt = retry_topic(&self.group);
             self.subscriptions
                 .lock()
                 .unwrap()
@@ -400,7 +401,10 @@ impl PushInner {
         let topics: Vec<String> = self.subscriptions.lock().unwrap().keys().cloned().collect();
         for topic in &topics {
             match allocate_queues(&self.config, &self.instance, &self.group, topic).await {
-                Ok(mine) => self.update_process_queues(topic, mine).await,
+                Ok(mine) => {
+                    tracing::trace!(topic, ?mine, "allocated");
+                    self.update_process_queues(topic, mine).await
+                }
                 Err(e) => tracing::debug!(topic, error = %e, "rebalance skipped a topic"),
             }
         }
@@ -451,6 +455,7 @@ impl PushInner {
                 compute_pull_from_where(&self.config, &self.instance, &self.offset_store, &mq)
                     .await;
             if offset < 0 {
+                tracing::debug!(?mq, "no start offset yet; next rebalance");
                 continue;
             }
             let pq = Arc::new(ProcessQueue::new());
@@ -550,6 +555,11 @@ impl PushInner {
                 r = pull(&self.instance, req) => r,
                 _ = stop.changed() => return,
             };
+            if pq.is_dropped() {
+                // Released (rebalance, reset) while the pull was parked: its result and its
+                // offsets belong to whoever owns the queue now.
+                return;
+            }
             match res {
                 Ok(r) => match r.status {
                     PullStatus::Found => {

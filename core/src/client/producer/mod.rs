@@ -5,6 +5,7 @@ mod selector;
 mod transaction;
 
 pub use selector::{MessageQueueSelector, RoundRobin, SelectByHash, SelectByRandom};
+pub(crate) use transaction::panic_text as transaction_panic_text;
 pub use transaction::{
     LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
 };
@@ -768,5 +769,3 @@ mod tests {
         assert!(e.to_string().contains("start()"));
     }
 }
-
-pub(crate) use transaction::panic_text as transaction_panic_text;
