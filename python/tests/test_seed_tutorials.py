@@ -235,11 +235,17 @@ def test_seed_delay_producer(seed_broker):
 
 
 def test_seed_transaction_producer(seed_broker):
+    def committed():
+        return [m for m in seed_broker.messages(TOPIC, max_count=100)
+                if m.body == "-事务消息--".encode()]
+
     out, took = _run_until(
         TRANSACTION_PRODUCER,
         seed_broker,
         ["发送消息回调,执行本地逻辑: -事务消息--", "事务消息发送成功", "服务消息回查: -事务消息--"],
+        then=committed,
     )
     status, msg_id, offset = out.splitlines()[1].split()
     assert status in ("SendStatus.OK", "0") and len(msg_id) == 32
+    assert committed()[0].tags == b"EVAN22", "the checker's COMMIT made it visible"
     assert took < 10, "Ctrl-C ends the sleeping producer promptly"

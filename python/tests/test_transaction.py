@@ -5,8 +5,7 @@ import threading
 
 import pytest
 
-from conftest import FAST_BROKER_PROPERTIES, wait_until
-from rocketmq.broker import Broker
+from conftest import wait_until
 from rocketmq import exceptions as exc
 from rocketmq.client import (
     Message,
@@ -25,33 +24,12 @@ def _msg(topic, body):
 
 
 @pytest.fixture
-def tx_broker():
-    """A broker of the test's own. Transaction checks are only reliable for the first undecided
-    transaction of a broker (a core broker bug, see python/README.md), so each test that needs
-    them gets a fresh one."""
-    with Broker(properties=FAST_BROKER_PROPERTIES) as b:
-        yield b
-
-
-@pytest.fixture
-def broker(tx_broker):
-    return tx_broker
-
-
-@pytest.fixture
-def topic(tx_broker, unique):
-    t = unique("T")
-    tx_broker.create_topic(t, queues=4)
-    return t
-
-
-@pytest.fixture
-def tx_producer(tx_broker, unique):
+def tx_producer(namesrv, unique):
     made = []
 
     def make(checker):
         p = TransactionMQProducer(unique("tpg"), checker)
-        p.set_name_server_address(tx_broker.namesrv_addr)
+        p.set_name_server_address(namesrv)
         p.start()
         made.append(p)
         return p
@@ -112,12 +90,6 @@ def test_unknown_is_checked_by_the_checker(broker, topic, tx_producer):
     assert set(check_bodies) == {"XXXX"}
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="core broker bug: one check pass re-checks the re-appended half message up to "
-    "transactionCheckMax times and refuses answers for superseded copies, so a checker's COMMIT "
-    "is usually lost (see python/README.md)",
-)
 def test_a_checkers_commit_becomes_visible(broker, topic, tx_producer):
     p = tx_producer(lambda msg: TransactionStatus.COMMIT)
     p.send_message_in_transaction(_msg(topic, "XXXX"), lambda m, a: TransactionStatus.UNKNOWN)
@@ -160,6 +132,7 @@ def test_a_raising_checker_is_logged_and_asked_again(broker, topic, tx_producer,
     p.send_message_in_transaction(_msg(topic, "y"), lambda m, a: TransactionStatus.UNKNOWN)
     wait_until(lambda: len(calls) >= 2, timeout=20, what="a second check")
     assert any("transaction checker" in rec.getMessage() for rec in caplog.records)
+    wait_until(lambda: _bodies(broker, topic) == [b"y"], what="the commit of the second check")
 
 
 def test_plain_sends_work_on_a_transaction_producer(broker, topic, tx_producer):
