@@ -9,6 +9,7 @@ anything alive.
 
 import atexit
 import logging
+import os
 import threading
 import weakref
 
@@ -47,3 +48,24 @@ def _shutdown_all() -> None:
 
 
 atexit.register(_shutdown_all)
+
+def _after_fork_in_child() -> None:
+    """In a forked child the parent's clients and brokers are shells: their threads stayed in
+    the parent. Detach them (a call then says "not started"), keep their native parts from
+    being dropped or shut down (either would wait for those threads), and let the child create
+    its own clients, which run on a runtime of its own."""
+    global _lock
+    _lock = threading.Lock()
+    for group in (_clients, _brokers):
+        for obj in list(group):
+            native = getattr(obj, "_native", None)
+            if native is not None:
+                from . import _native
+
+                _native.forget(native)
+                obj._native = None
+        group.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

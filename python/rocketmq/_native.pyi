@@ -13,6 +13,7 @@ _SendResultTuple = Tuple[int, str, int, str, int, str, Optional[str]]
 _Queue = Tuple[str, str, int]
 
 def set_log_level(level: int) -> None: ...
+def forget(obj: object) -> None: ...
 
 class ReceivedMessage:
     @property

@@ -22,10 +22,19 @@ mod producer;
 mod pull_consumer;
 mod push_consumer;
 mod received;
+mod runtime;
 mod signals;
 mod wait;
 
 use pyo3::prelude::*;
+
+/// Keeps `obj` alive for the rest of the process: a forked child's copies of the parent's
+/// clients must never be dropped, since dropping them waits for threads that stayed in the
+/// parent (see `runtime.rs`).
+#[pyfunction]
+fn forget(obj: Py<PyAny>) {
+    std::mem::forget(obj);
+}
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -34,10 +43,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
         // The threads started here (the client runtime's workers, the log forwarder) and every
         // thread they start must not take Ctrl-C away from Python's main thread.
         let _blocked = signals::Blocked::new();
-        let _ = rocketmq::client::blocking::runtime();
+        let _ = runtime::get();
         log_bridge::install();
     }
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
+    m.add_function(wrap_pyfunction!(forget, m)?)?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;
     m.add_class::<producer::Producer>()?;

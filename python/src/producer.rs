@@ -136,7 +136,8 @@ impl Producer {
                 }
             });
         };
-        let _guard = rocketmq::client::blocking::runtime().enter();
+        let rt = crate::runtime::get();
+        let _guard = rt.enter();
         self.inner
             .send_with_callback(msg, done)
             .map_err(|e| convert::client_error(py, "send_async", &e))

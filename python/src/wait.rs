@@ -8,16 +8,14 @@
 //! moment to ask Python whether a handler raised; if one did (KeyboardInterrupt), the future is
 //! dropped — the operation abandoned — and the exception propagates.
 //!
-//! The future runs on the calling thread (driven through the core's runtime), so Python code it
+//! The future runs on the calling thread (driven through the client runtime, `runtime.rs`), so Python code it
 //! calls back — a local transaction, say — runs on the caller's thread, as in the original.
 
 use std::future::Future;
 use std::time::Duration;
 
-use pyo3::prelude::*;
-use rocketmq::client::blocking;
-
 use crate::signals::Blocked;
+use pyo3::prelude::*;
 
 /// How often a parked caller looks for pending signals: short enough that Ctrl-C feels
 /// immediate, long enough to cost nothing measurable.
@@ -42,7 +40,7 @@ async fn until_signal<F: Future>(fut: F, blocked: &Blocked) -> PyResult<F::Outpu
     }
 }
 
-/// Runs a client future to completion on the core client runtime, GIL released, interruptible.
+/// Runs a client future to completion on the client runtime, GIL released, interruptible.
 pub fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
@@ -50,7 +48,7 @@ where
 {
     py.detach(|| {
         let blocked = Blocked::new();
-        blocking::block_on(until_signal(fut, &blocked))
+        crate::runtime::block_on(until_signal(fut, &blocked))
     })
 }
 

@@ -186,3 +186,44 @@ def test_callback_threads_do_not_hold_the_gil_when_idle(producer, namesrv, topic
     while time.monotonic() < deadline:
         n += 1
     assert with_consumer > n * 0.5, (with_consumer, n)
+
+
+FORK_SCRIPT = """
+import os, sys
+from rocketmq.broker import Broker
+from rocketmq.client import Producer, Message
+from rocketmq import exceptions as exc
+
+b = Broker().start()
+b.create_topic("ForkTopic")
+p = Producer("fork_parent"); p.set_name_server_address(b.namesrv_addr); p.start()
+m = Message("ForkTopic"); m.set_body("parent"); p.send_sync(m)
+addr = b.namesrv_addr
+pid = os.fork()
+if pid == 0:
+    try:
+        p.send_sync(m)
+        print("child: parent's producer still usable?!", flush=True)
+    except exc.ClientStateError:
+        print("child: parent's producer refused", flush=True)
+    c = Producer("fork_child"); c.set_name_server_address(addr); c.start()
+    mc = Message("ForkTopic"); mc.set_body("child")
+    print("child:", c.send_sync(mc).status.name, flush=True)
+    sys.exit(0)          # runs atexit in the child: must not hang
+_, status = os.waitpid(pid, 0)
+print("parent: child exited", os.waitstatus_to_exitcode(status), flush=True)
+print("parent:", p.send_sync(m).status.name, b.message_count("ForkTopic"), flush=True)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_makes_its_own_clients_and_exits():
+    out = subprocess.run(
+        [sys.executable, "-c", FORK_SCRIPT], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert "child: parent's producer refused" in lines
+    assert "child: OK" in lines
+    assert "parent: child exited 0" in lines
+    assert "parent: OK 3" in lines
