@@ -12,6 +12,9 @@
 //!   to Python only while Python code runs, and never once the interpreter is finalizing.
 //! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
 //! - The core's log events go to Python's `logging` (`log_bridge.rs`), never to files.
+//! - Clients run on this binding's runtime (`runtime.rs`), rebuilt in a forked child, and every
+//!   thread started for them blocks asynchronous signals (`signals.rs`), so Ctrl-C always
+//!   reaches Python's main thread.
 
 mod broker;
 mod convert;
