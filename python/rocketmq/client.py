@@ -472,7 +472,7 @@ class _Client:
         self.start()
         return self
 
-    def __exit__(self, exc_type, value, traceback) -> None:
+    def __exit__(self, exec_type, value, traceback) -> None:
         self.shutdown()
 
     def start(self) -> None:  # pragma: no cover - overridden
