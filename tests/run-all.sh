@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds everything and runs every test: Rust (unit + integration against a real embedded
-# broker), then the interop suite with the genuine rocketmq-client-go against our `serve`.
+# broker), the interop suite with the genuine rocketmq-client-go against our `serve`, then the
+# bindings: the librocketmq C ABI (C under ASan, genuine rocketmq-client-python 2.0.0 over ctypes)
+# and the Go package.
 # Everything it needs comes from the registries (crates.io, the Go module proxy, Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +27,8 @@ cargo test --workspace
 
 step "interop: genuine rocketmq-client-go v2 against our broker"
 ROCKETMQ_BIN="$root/target/debug/rocketmq" bash tests/interop-go/run.sh
+
+step "bindings: C ABI (librocketmq) and the Go package"
+bash tests/run-bindings.sh
 
 step "all tests passed"
