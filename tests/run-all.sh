@@ -2,7 +2,7 @@
 # Builds everything and runs every test: Rust (unit + integration against a real embedded
 # broker), the interop suite with the genuine rocketmq-client-go against our `serve`, then the
 # bindings: the librocketmq C ABI (C under ASan, genuine rocketmq-client-python 2.0.0 over ctypes)
-# and the Go package.
+# and the Go package, and the Python wheel in a fresh virtual environment.
 # Everything it needs comes from the registries (crates.io, the Go module proxy, Maven Central).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +30,8 @@ ROCKETMQ_BIN="$root/target/debug/rocketmq" bash tests/interop-go/run.sh
 
 step "bindings: C ABI (librocketmq) and the Go package"
 bash tests/run-bindings.sh
+
+step "Python wheel: fresh venv, pip install ., pytest against the embedded broker"
+bash python/run-tests.sh
 
 step "all tests passed"
