@@ -115,19 +115,27 @@ fn home_store() -> PathBuf {
         .join("store")
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGINT/SIGTERM handlers and returns a future that resolves on either. Call it
+/// before announcing READY, so a signal sent right after READY shuts down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .expect("SIGINT handler");
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -161,6 +169,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     home_store()
                 }
             });
+            let signal = shutdown_signal();
             let cluster = EmbeddedCluster::start(EmbeddedConfig {
                 store_dir: Some(store_dir.clone()),
                 keep_store: true,
@@ -180,7 +189,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 cluster.broker_addr(),
                 store_dir.display()
             );
-            wait_for_signal().await;
+            signal.await;
             cluster.shutdown().await;
             Ok(())
         }
@@ -220,6 +229,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Namesrv { port, listen_ip } => {
+            let signal = shutdown_signal();
             let ns = NameServer::start(NamesrvConfig {
                 listen_addr: SocketAddr::new(listen_ip, port),
                 ..Default::default()
@@ -227,7 +237,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("name server cannot listen on {listen_ip}:{port}: {e}"))?;
             println!("READY namesrv={}", ns.local_addr());
-            wait_for_signal().await;
+            signal.await;
             ns.shutdown().await;
             Ok(())
         }
@@ -249,9 +259,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 bc.namesrv_addr = std::env::var("NAMESRV_ADDR").ok();
             }
             let store = bc.store.root_dir.clone();
+            let signal = shutdown_signal();
             let broker = Broker::start(bc).await?;
             println!("READY broker={} store={}", broker.addr(), store.display());
-            wait_for_signal().await;
+            signal.await;
             broker.shutdown().await;
             Ok(())
         }
