@@ -113,10 +113,10 @@ mod tests {
     #[test]
     fn offset_id_round_trips() {
         let a: SocketAddr = "192.168.1.10:10911".parse().unwrap();
-        let id = offset_msg_id(&a, 0x1234_5678_9A);
+        let id = offset_msg_id(&a, 0x0012_3456_789A);
         assert_eq!(id.len(), 32);
         assert_eq!(id, id.to_uppercase());
-        assert_eq!(decode_offset_msg_id(&id), Some((a, 0x1234_5678_9A)));
+        assert_eq!(decode_offset_msg_id(&id), Some((a, 0x0012_3456_789A)));
         let b: SocketAddr = "[::1]:10911".parse().unwrap();
         let id6 = offset_msg_id(&b, 5);
         assert_eq!(id6.len(), 56);

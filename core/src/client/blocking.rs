@@ -1,0 +1,273 @@
+//! The blocking facade: plain methods over the async client, on one shared tokio runtime, with
+//! callbacks as boxed closures — what the Python, C and Go bindings wrap, so they stay thin.
+//!
+//! Calls may come from any thread, including a runtime worker (e.g. inside a send callback):
+//! there the call steps out of the async context with `block_in_place` instead of panicking.
+//! A sync send runs its future on the calling thread; only the response read happens on a
+//! runtime thread.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use super::consumer::{ConsumeContext, ConsumeResult, ConsumerConfig};
+use super::error::Result;
+use super::lite_pull_consumer::LitePullConfig;
+use super::message::{Message, MessageExt, SendResult};
+use super::producer::{
+    MessageQueueSelector, ProducerConfig, TransactionListener, TransactionSendResult,
+};
+use super::pull::PullResult;
+use crate::protocol::bodies::MessageQueue;
+
+/// Completion callback of an asynchronous send.
+pub type SendCallback = Box<dyn Fn(Result<SendResult>) + Send + Sync + 'static>;
+/// A message listener as bindings pass it.
+pub type ListenerFn =
+    Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
+
+/// The runtime shared by every blocking client in the process.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .clamp(2, 4);
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(workers)
+            .thread_name("rocketmq-client")
+            .enable_all()
+            .build()
+            .expect("the client runtime starts")
+    })
+}
+
+/// Runs `f` to completion from synchronous code.
+pub fn block_on<F>(f: F) -> F::Output
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| runtime().handle().block_on(f))
+        }
+        // Inside a current-thread runtime nothing may block: run it on a helper thread.
+        Ok(_) => std::thread::scope(|s| {
+            s.spawn(|| runtime().handle().block_on(f))
+                .join()
+                .expect("blocking call panicked")
+        }),
+        Err(_) => runtime().block_on(f),
+    }
+}
+
+/// Blocking producer.
+#[derive(Clone)]
+pub struct Producer {
+    inner: super::producer::Producer,
+}
+
+impl Producer {
+    pub fn new(config: ProducerConfig) -> Result<Self> {
+        Ok(Producer {
+            inner: super::producer::Producer::new(config)?,
+        })
+    }
+    pub fn start(&self) -> Result<()> {
+        block_on(self.inner.start())
+    }
+    pub fn shutdown(&self) {
+        block_on(self.inner.shutdown())
+    }
+    pub fn client_id(&self) -> String {
+        self.inner.client_id().to_string()
+    }
+    pub fn send(&self, msg: Message) -> Result<SendResult> {
+        block_on(self.inner.send(msg))
+    }
+    /// Returns at once; `callback` runs on a runtime thread when the send completes.
+    pub fn send_async(&self, msg: Message, callback: SendCallback) -> Result<()> {
+        let _g = runtime().enter();
+        self.inner.send_with_callback(msg, move |r| callback(r))
+    }
+    pub fn send_oneway(&self, msg: Message) -> Result<()> {
+        block_on(self.inner.send_oneway(msg))
+    }
+    pub fn send_batch(&self, msgs: Vec<Message>) -> Result<SendResult> {
+        block_on(self.inner.send_batch(msgs))
+    }
+    pub fn send_orderly(&self, msg: Message, sharding_key: &str) -> Result<SendResult> {
+        block_on(self.inner.send_orderly(msg, sharding_key))
+    }
+    pub fn send_to_queue(&self, msg: Message, mq: &MessageQueue) -> Result<SendResult> {
+        block_on(self.inner.send_to_queue(msg, mq))
+    }
+    pub fn send_with_selector(
+        &self,
+        msg: Message,
+        selector: &dyn MessageQueueSelector,
+        arg: &str,
+    ) -> Result<SendResult> {
+        block_on(self.inner.send_with_selector(msg, selector, arg))
+    }
+    pub fn fetch_publish_queues(&self, topic: &str) -> Result<Vec<MessageQueue>> {
+        block_on(self.inner.fetch_publish_queues(topic))
+    }
+    /// The async producer underneath.
+    pub fn as_async(&self) -> &super::producer::Producer {
+        &self.inner
+    }
+}
+
+/// Blocking transaction producer.
+#[derive(Clone)]
+pub struct TransactionProducer {
+    inner: super::producer::TransactionProducer,
+}
+
+impl TransactionProducer {
+    pub fn new(config: ProducerConfig, listener: Arc<dyn TransactionListener>) -> Result<Self> {
+        Ok(TransactionProducer {
+            inner: super::producer::TransactionProducer::new(config, listener)?,
+        })
+    }
+    pub fn start(&self) -> Result<()> {
+        block_on(self.inner.start())
+    }
+    pub fn shutdown(&self) {
+        block_on(self.inner.shutdown())
+    }
+    pub fn send_message_in_transaction(&self, msg: Message) -> Result<TransactionSendResult> {
+        block_on(self.inner.send_message_in_transaction(msg))
+    }
+}
+
+/// Blocking push consumer; the listener runs on the consumer's own threads.
+#[derive(Clone)]
+pub struct PushConsumer {
+    inner: super::push_consumer::PushConsumer,
+}
+
+impl PushConsumer {
+    pub fn new(config: ConsumerConfig) -> Result<Self> {
+        Ok(PushConsumer {
+            inner: super::push_consumer::PushConsumer::new(config)?,
+        })
+    }
+    pub fn subscribe(&self, topic: &str, tag_expression: &str) -> Result<()> {
+        self.inner.subscribe(topic, tag_expression)
+    }
+    pub fn subscribe_sql92(&self, topic: &str, sql: &str) -> Result<()> {
+        self.inner.subscribe_sql92(topic, sql)
+    }
+    pub fn unsubscribe(&self, topic: &str) {
+        self.inner.unsubscribe(topic)
+    }
+    pub fn register_message_listener_concurrently(&self, listener: ListenerFn) {
+        self.inner.register_message_listener_concurrently(
+            move |m: &[MessageExt], c: &ConsumeContext| listener(m, c),
+        )
+    }
+    pub fn register_message_listener_orderly(&self, listener: ListenerFn) {
+        self.inner
+            .register_message_listener_orderly(move |m: &[MessageExt], c: &ConsumeContext| {
+                listener(m, c)
+            })
+    }
+    pub fn start(&self) -> Result<()> {
+        block_on(self.inner.start())
+    }
+    pub fn shutdown(&self) {
+        block_on(self.inner.shutdown())
+    }
+    pub fn suspend(&self) {
+        self.inner.suspend()
+    }
+    pub fn resume(&self) {
+        self.inner.resume()
+    }
+    pub fn assigned_queues(&self) -> Vec<MessageQueue> {
+        self.inner.assigned_queues()
+    }
+    pub fn client_id(&self) -> String {
+        self.inner.client_id().to_string()
+    }
+}
+
+/// Blocking lite pull consumer.
+#[derive(Clone)]
+pub struct LitePullConsumer {
+    inner: super::lite_pull_consumer::LitePullConsumer,
+}
+
+impl LitePullConsumer {
+    pub fn new(config: LitePullConfig) -> Result<Self> {
+        Ok(LitePullConsumer {
+            inner: super::lite_pull_consumer::LitePullConsumer::new(config)?,
+        })
+    }
+    pub fn subscribe(&self, topic: &str, tag_expression: &str) -> Result<()> {
+        self.inner.subscribe(topic, tag_expression)
+    }
+    pub fn assign(&self, queues: Vec<MessageQueue>) -> Result<()> {
+        block_on(self.inner.assign(queues))
+    }
+    pub fn start(&self) -> Result<()> {
+        block_on(self.inner.start())
+    }
+    pub fn shutdown(&self) {
+        block_on(self.inner.shutdown())
+    }
+    pub fn poll(&self, timeout: Duration) -> Result<Vec<MessageExt>> {
+        block_on(self.inner.poll(timeout))
+    }
+    pub fn commit_sync(&self) -> Result<()> {
+        block_on(self.inner.commit_sync())
+    }
+    pub fn commit(&self, offsets: HashMap<MessageQueue, i64>) -> Result<()> {
+        block_on(self.inner.commit(offsets))
+    }
+    pub fn committed(&self, mq: &MessageQueue) -> i64 {
+        block_on(self.inner.committed(mq))
+    }
+    pub fn seek(&self, mq: &MessageQueue, offset: i64) -> Result<()> {
+        block_on(self.inner.seek(mq, offset))
+    }
+    pub fn seek_to_begin(&self, mq: &MessageQueue) -> Result<()> {
+        block_on(self.inner.seek_to_begin(mq))
+    }
+    pub fn seek_to_end(&self, mq: &MessageQueue) -> Result<()> {
+        block_on(self.inner.seek_to_end(mq))
+    }
+    pub fn seek_to_timestamp(&self, mq: &MessageQueue, timestamp_ms: i64) -> Result<()> {
+        block_on(self.inner.seek_to_timestamp(mq, timestamp_ms))
+    }
+    pub fn pause(&self, mqs: &[MessageQueue]) {
+        self.inner.pause(mqs)
+    }
+    pub fn resume(&self, mqs: &[MessageQueue]) {
+        self.inner.resume(mqs)
+    }
+    pub fn assignment(&self) -> Vec<MessageQueue> {
+        self.inner.assignment()
+    }
+    pub fn fetch_message_queues(&self, topic: &str) -> Result<Vec<MessageQueue>> {
+        block_on(self.inner.fetch_message_queues(topic))
+    }
+    pub fn pull(
+        &self,
+        mq: &MessageQueue,
+        tag_expression: &str,
+        offset: i64,
+        max_nums: i32,
+        timeout: Duration,
+    ) -> Result<PullResult> {
+        block_on(
+            self.inner
+                .pull(mq, tag_expression, offset, max_nums, timeout),
+        )
+    }
+}

@@ -1,0 +1,356 @@
+//! Running the application's listener: a pool of consume threads (listeners may block), the
+//! concurrent and orderly consumption rules, and sending failed messages back for retry.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::config::retry_topic;
+use super::consumer::{ConsumeContext, ConsumeResult};
+use super::message::{Message, MessageExt};
+use super::process_queue::ProcessQueue;
+use super::push_consumer::PushInner;
+use crate::protocol::bodies::MessageQueue;
+use crate::protocol::message::property;
+use crate::protocol::{request_code, response_code, RemotingCommand};
+
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Failed concurrent messages that could not be sent back are consumed again after this.
+const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
+/// An orderly job yields its thread after this long so other queues get their turn.
+const MAX_TIME_CONSUME_CONTINUOUSLY: Duration = Duration::from_secs(60);
+
+/// Plain threads fed from one queue of jobs.
+pub(crate) struct ConsumePool {
+    tx: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+impl ConsumePool {
+    pub fn new(threads: usize, name: &str) -> ConsumePool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..threads {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{name}-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().unwrap().recv();
+                    match job {
+                        Ok(j) => j(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a consume thread");
+            }
+        }
+        ConsumePool {
+            tx: Mutex::new(Some(tx)),
+        }
+    }
+
+    pub fn submit(&self, job: Job) -> bool {
+        match self.tx.lock().unwrap().as_ref() {
+            Some(tx) => tx.send(job).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Lets the threads finish their current job and exit.
+    pub fn shutdown(&self) {
+        self.tx.lock().unwrap().take();
+    }
+}
+
+fn run_listener(inner: &PushInner, msgs: &[MessageExt], ctx: &ConsumeContext) -> ConsumeResult {
+    let listener = match inner.listener.lock().unwrap().clone() {
+        Some(l) => l,
+        None => return ConsumeResult::ReconsumeLater,
+    };
+    match catch_unwind(AssertUnwindSafe(|| listener.consume(msgs, ctx))) {
+        Ok(r) => r,
+        Err(p) => {
+            tracing::warn!(
+                panic = %super::producer::transaction_panic_text(&p),
+                "the message listener panicked; the messages will be consumed again"
+            );
+            ConsumeResult::ReconsumeLater
+        }
+    }
+}
+
+impl PushInner {
+    /// Hands freshly pulled messages to the consume threads.
+    pub(crate) fn dispatch(
+        self: &Arc<Self>,
+        mq: &MessageQueue,
+        pq: &Arc<ProcessQueue>,
+        msgs: Vec<MessageExt>,
+    ) {
+        if self.is_orderly() {
+            if pq.try_start_consuming() {
+                self.submit_orderly(mq.clone(), pq.clone());
+            }
+        } else {
+            for chunk in msgs.chunks(self.config.consume_batch_max_size) {
+                self.submit_concurrently(mq.clone(), pq.clone(), chunk.to_vec());
+            }
+        }
+    }
+
+    fn submit_concurrently(
+        self: &Arc<Self>,
+        mq: MessageQueue,
+        pq: Arc<ProcessQueue>,
+        msgs: Vec<MessageExt>,
+    ) {
+        let me = self.clone();
+        if let Some(pool) = self.pool.get() {
+            pool.submit(Box::new(move || me.consume_concurrently(mq, pq, msgs)));
+        }
+    }
+
+    fn consume_concurrently(
+        self: &Arc<Self>,
+        mq: MessageQueue,
+        pq: Arc<ProcessQueue>,
+        msgs: Vec<MessageExt>,
+    ) {
+        if pq.is_dropped() {
+            return;
+        }
+        let ctx = ConsumeContext {
+            queue: self.visible_queue(&mq),
+            orderly: false,
+        };
+        let result = run_listener(self, &msgs, &ctx);
+        if pq.is_dropped() {
+            // The queue moved to another client, which will deliver these again.
+            return;
+        }
+        let mut done = msgs;
+        if result == ConsumeResult::ReconsumeLater {
+            if self.is_clustering() {
+                let Some(rt) = self.runtime.get() else { return };
+                let mut failed = Vec::new();
+                for m in &done {
+                    if !rt.block_on(self.send_back(m)) {
+                        failed.push(m.clone());
+                    }
+                }
+                if !failed.is_empty() {
+                    done.retain(|m| !failed.iter().any(|f| f.queue_offset == m.queue_offset));
+                    for f in &mut failed {
+                        f.reconsume_times += 1;
+                    }
+                    let me = self.clone();
+                    let (mq2, pq2) = (mq.clone(), pq.clone());
+                    rt.spawn(async move {
+                        tokio::time::sleep(LOCAL_RETRY_DELAY).await;
+                        if !pq2.is_dropped() && me.is_running() {
+                            me.submit_concurrently(mq2, pq2, failed);
+                        }
+                    });
+                }
+            } else {
+                tracing::warn!(
+                    count = done.len(),
+                    "broadcasting consumption failed; broadcast messages are not retried"
+                );
+            }
+        }
+        let offset = pq.remove(&done);
+        if offset >= 0 && !pq.is_dropped() {
+            self.offset_store.update(&mq, offset, true);
+        }
+    }
+
+    /// CONSUMER_SEND_MSG_BACK to the message's broker, falling back to producing a copy to
+    /// `%RETRY%<group>`. True if one of them worked.
+    pub(crate) async fn send_back(&self, m: &MessageExt) -> bool {
+        let max = self.config.max_reconsume(false);
+        let origin_topic = self.instance.config().wrap(&m.topic);
+        if let Ok(addr) = self
+            .instance
+            .master_addr(&m.broker_name, &origin_topic)
+            .await
+        {
+            let cmd = RemotingCommand::request(request_code::CONSUMER_SEND_MSG_BACK)
+                .with_ext("offset", m.commit_log_offset)
+                .with_ext("group", &self.group)
+                .with_ext("delayLevel", self.config.delay_level_when_next_consume)
+                .with_ext("originMsgId", &m.msg_id)
+                .with_ext("originTopic", &origin_topic)
+                .with_ext("unitMode", false)
+                .with_ext("maxReconsumeTimes", max)
+                .with_ext("bname", &m.broker_name);
+            match self
+                .instance
+                .invoke(&addr, cmd, self.instance.request_timeout())
+                .await
+            {
+                Ok(r) if r.code == response_code::SUCCESS => return true,
+                Ok(r) => tracing::debug!(code = r.code, remark = ?r.remark, "send back refused"),
+                Err(e) => tracing::debug!(error = %e, "send back failed"),
+            }
+        }
+        self.resend_to_retry_topic(m, max, 3 + m.reconsume_times)
+            .await
+    }
+
+    /// Produces a copy of `m` to `%RETRY%<group>` (the broker moves it to the DLQ once its
+    /// reconsume count reaches `max`).
+    async fn resend_to_retry_topic(&self, m: &MessageExt, max: i32, delay_level: i32) -> bool {
+        let mut msg = Message {
+            topic: retry_topic(&self.group),
+            flag: m.flag,
+            body: m.body.clone(),
+            properties: m.properties.clone(),
+        };
+        msg.properties.remove(property::MIN_OFFSET);
+        msg.properties.remove(property::MAX_OFFSET);
+        let origin_id = m
+            .property(property::ORIGIN_MESSAGE_ID)
+            .unwrap_or(&m.msg_id)
+            .to_string();
+        msg.properties
+            .entry(property::RETRY_TOPIC.into())
+            .or_insert_with(|| self.instance.config().wrap(&m.topic));
+        msg.set_property(property::ORIGIN_MESSAGE_ID, &origin_id);
+        msg.set_property(
+            property::RECONSUME_TIME,
+            &(m.reconsume_times + 1).to_string(),
+        );
+        msg.set_property(property::MAX_RECONSUME_TIMES, &max.to_string());
+        if delay_level > 0 {
+            msg.set_property(property::DELAY_TIME_LEVEL, &delay_level.to_string());
+        }
+        let p = &self.inner_producer;
+        let out = match p.prepare(msg) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot re-send a failed message");
+                return false;
+            }
+        };
+        match p.send_with_retries(&out, 2).await {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!(error = %e, "re-sending a failed message to its retry topic failed");
+                false
+            }
+        }
+    }
+
+    fn submit_orderly(self: &Arc<Self>, mq: MessageQueue, pq: Arc<ProcessQueue>) {
+        let me = self.clone();
+        let ok = match self.pool.get() {
+            Some(pool) => pool.submit(Box::new(move || me.consume_orderly(mq, pq))),
+            None => false,
+        };
+        if !ok {
+            tracing::debug!("consume pool closed; orderly job dropped");
+        }
+    }
+
+    fn submit_orderly_later(
+        self: &Arc<Self>,
+        mq: MessageQueue,
+        pq: Arc<ProcessQueue>,
+        delay: Duration,
+        relock: bool,
+    ) {
+        let Some(rt) = self.runtime.get() else { return };
+        let me = self.clone();
+        rt.spawn(async move {
+            tokio::time::sleep(delay).await;
+            if relock && !pq.is_dropped() {
+                me.lock_one(&mq).await;
+            }
+            if pq.is_dropped() || !me.is_running() {
+                pq.stop_consuming();
+                return;
+            }
+            me.submit_orderly(mq, pq);
+        });
+    }
+
+    /// One queue, one thread, offset order. The `consuming` flag of the queue stays set while a
+    /// job is queued, running or scheduled again.
+    fn consume_orderly(self: &Arc<Self>, mq: MessageQueue, pq: Arc<ProcessQueue>) {
+        let guard = pq.consume_lock.lock().unwrap();
+        let started = Instant::now();
+        let ctx = ConsumeContext {
+            queue: self.visible_queue(&mq),
+            orderly: true,
+        };
+        loop {
+            if pq.is_dropped() || !self.is_running() {
+                pq.stop_consuming();
+                return;
+            }
+            if self.is_clustering() && (!pq.is_locked() || pq.lock_expired()) {
+                drop(guard);
+                self.submit_orderly_later(mq, pq, Duration::from_millis(500), true);
+                return;
+            }
+            if started.elapsed() > MAX_TIME_CONSUME_CONTINUOUSLY {
+                drop(guard);
+                self.submit_orderly_later(mq, pq, Duration::from_millis(10), false);
+                return;
+            }
+            let msgs = pq.take(self.config.consume_batch_max_size);
+            if msgs.is_empty() {
+                pq.stop_consuming();
+                // A pull may have added messages between `take` and clearing the flag.
+                if pq.has_pending() && pq.try_start_consuming() {
+                    continue;
+                }
+                return;
+            }
+            let result = run_listener(self, &msgs, &ctx);
+            if pq.is_dropped() {
+                pq.stop_consuming();
+                return;
+            }
+            let commit = match result {
+                ConsumeResult::Success => true,
+                ConsumeResult::ReconsumeLater => {
+                    let max = self.config.max_reconsume(true);
+                    if msgs.iter().any(|m| m.reconsume_times >= max) {
+                        // Retries exhausted: hand them to the broker's dead-letter path.
+                        let rt = self.runtime.get().expect("runtime set at start");
+                        msgs.iter().all(|m| {
+                            let mut copy = m.clone();
+                            copy.reconsume_times = m.reconsume_times.max(max) - 1;
+                            rt.block_on(self.resend_to_retry_topic(&copy, max, 0))
+                        })
+                    } else {
+                        false
+                    }
+                }
+            };
+            if commit {
+                let offset = pq.commit();
+                if offset >= 0 {
+                    self.offset_store.update(&mq, offset, false);
+                }
+            } else {
+                let again: Vec<MessageExt> = msgs
+                    .into_iter()
+                    .map(|mut m| {
+                        m.reconsume_times += 1;
+                        m
+                    })
+                    .collect();
+                pq.make_available_again(&again);
+                drop(guard);
+                let pause = self.config.suspend_current_queue_time;
+                self.submit_orderly_later(mq, pq, pause, false);
+                return;
+            }
+        }
+    }
+}

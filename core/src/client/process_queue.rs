@@ -1,0 +1,225 @@
+//! A consumer's local view of one queue: messages pulled but not yet consumed, ordered by queue
+//! offset, plus the flags rebalance and orderly consumption use (dropped, locked, consuming).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::Mutex;
+
+use super::message::MessageExt;
+use crate::protocol::now_ms;
+
+/// A local lock older than this is not trusted (Java `rebalance.lockMaxLiveTime`).
+pub const LOCK_MAX_LIVE_MS: i64 = 30_000;
+
+#[derive(Default)]
+struct Cache {
+    msgs: BTreeMap<i64, MessageExt>,
+    /// Orderly: messages handed to the listener and not committed yet.
+    consuming: BTreeMap<i64, MessageExt>,
+    bytes: usize,
+    max_offset: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct ProcessQueue {
+    cache: Mutex<Cache>,
+    dropped: AtomicBool,
+    locked: AtomicBool,
+    last_lock_ms: AtomicI64,
+    /// Orderly: a consume job is scheduled or running for this queue.
+    consuming: AtomicBool,
+    /// Orderly: held while the listener runs, so one thread at a time consumes this queue.
+    pub consume_lock: Mutex<()>,
+}
+
+impl ProcessQueue {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn is_dropped(&self) -> bool {
+        self.dropped.load(Ordering::Acquire)
+    }
+    pub fn set_dropped(&self) {
+        self.dropped.store(true, Ordering::Release);
+    }
+
+    pub fn is_locked(&self) -> bool {
+        self.locked.load(Ordering::Acquire)
+    }
+    pub fn set_locked(&self, locked: bool) {
+        if locked {
+            self.last_lock_ms.store(now_ms(), Ordering::Release);
+        }
+        self.locked.store(locked, Ordering::Release);
+    }
+    pub fn lock_expired(&self) -> bool {
+        now_ms() - self.last_lock_ms.load(Ordering::Acquire) > LOCK_MAX_LIVE_MS
+    }
+
+    /// Claims the right to schedule the orderly consume job; false if one is already on.
+    pub fn try_start_consuming(&self) -> bool {
+        self.consuming
+            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+    pub fn stop_consuming(&self) {
+        self.consuming.store(false, Ordering::Release);
+    }
+
+    /// Caches pulled messages.
+    pub fn put(&self, msgs: &[MessageExt]) {
+        let mut c = self.cache.lock().unwrap();
+        for m in msgs {
+            if c.msgs.insert(m.queue_offset, m.clone()).is_none() {
+                c.bytes += m.body.len();
+            }
+            c.max_offset = c.max_offset.max(m.queue_offset);
+        }
+    }
+
+    pub fn cached_count(&self) -> usize {
+        let c = self.cache.lock().unwrap();
+        c.msgs.len() + c.consuming.len()
+    }
+    pub fn cached_bytes(&self) -> usize {
+        self.cache.lock().unwrap().bytes
+    }
+    /// Distance between the first and last cached offsets.
+    pub fn span(&self) -> i64 {
+        let c = self.cache.lock().unwrap();
+        match (c.msgs.keys().next(), c.msgs.keys().next_back()) {
+            (Some(a), Some(b)) => b - a,
+            _ => 0,
+        }
+    }
+    pub fn has_pending(&self) -> bool {
+        !self.cache.lock().unwrap().msgs.is_empty()
+    }
+
+    /// Removes consumed messages; returns the offset now safe to commit (the smallest still
+    /// cached, or one past the largest seen), or -1 if nothing was cached.
+    pub fn remove(&self, msgs: &[MessageExt]) -> i64 {
+        let mut c = self.cache.lock().unwrap();
+        if c.msgs.is_empty() {
+            return -1;
+        }
+        let mut result = c.max_offset + 1;
+        for m in msgs {
+            if let Some(old) = c.msgs.remove(&m.queue_offset) {
+                c.bytes -= old.body.len();
+            }
+        }
+        if let Some(first) = c.msgs.keys().next() {
+            result = *first;
+        }
+        result
+    }
+
+    /// Orderly: takes up to `n` messages in offset order for the listener.
+    pub fn take(&self, n: usize) -> Vec<MessageExt> {
+        let mut c = self.cache.lock().unwrap();
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let Some((off, m)) = c.msgs.pop_first() else {
+                break;
+            };
+            c.consuming.insert(off, m.clone());
+            out.push(m);
+        }
+        out
+    }
+
+    /// Orderly: the taken messages are done; returns the offset to commit (-1 if none).
+    pub fn commit(&self) -> i64 {
+        let mut c = self.cache.lock().unwrap();
+        let last = c.consuming.keys().next_back().copied();
+        let freed: usize = c.consuming.values().map(|m| m.body.len()).sum();
+        c.bytes -= freed;
+        c.consuming.clear();
+        last.map_or(-1, |o| o + 1)
+    }
+
+    /// Orderly: the taken messages go back to be consumed again (with the given copies, which
+    /// carry incremented reconsume counts).
+    pub fn make_available_again(&self, msgs: &[MessageExt]) {
+        let mut c = self.cache.lock().unwrap();
+        for m in msgs {
+            c.consuming.remove(&m.queue_offset);
+            c.msgs.insert(m.queue_offset, m.clone());
+        }
+    }
+
+    /// Drops everything cached (seek).
+    pub fn clear(&self) {
+        let mut c = self.cache.lock().unwrap();
+        c.msgs.clear();
+        c.consuming.clear();
+        c.bytes = 0;
+        c.max_offset = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn msg(off: i64) -> MessageExt {
+        let rec = crate::protocol::message::MessageRecord {
+            topic: "T".into(),
+            queue_offset: off,
+            body: Bytes::from_static(b"abc"),
+            ..Default::default()
+        };
+        MessageExt::from_record(rec, "b").unwrap()
+    }
+
+    #[test]
+    fn remove_returns_lowest_unconsumed_offset() {
+        let pq = ProcessQueue::new();
+        assert_eq!(pq.remove(&[msg(0)]), -1);
+        let ms: Vec<MessageExt> = (10..15).map(msg).collect();
+        pq.put(&ms);
+        assert_eq!(pq.cached_count(), 5);
+        assert_eq!(pq.cached_bytes(), 15);
+        assert_eq!(pq.span(), 4);
+        // Finishing 11 and 12 while 10 is in flight must not move the offset past 10.
+        assert_eq!(pq.remove(&ms[1..3]), 10);
+        assert_eq!(pq.remove(&ms[0..1]), 13);
+        assert_eq!(pq.remove(&ms[3..5]), 15);
+        assert_eq!(pq.cached_bytes(), 0);
+    }
+
+    #[test]
+    fn orderly_take_commit_and_retry() {
+        let pq = ProcessQueue::new();
+        pq.put(&(0..5).map(msg).collect::<Vec<_>>());
+        let a = pq.take(2);
+        assert_eq!(
+            a.iter().map(|m| m.queue_offset).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert_eq!(pq.commit(), 2);
+        let b = pq.take(2);
+        pq.make_available_again(&b);
+        let again = pq.take(10);
+        assert_eq!(again.len(), 3);
+        assert_eq!(again[0].queue_offset, 2);
+        assert_eq!(pq.commit(), 5);
+        assert!(!pq.has_pending());
+        assert!(pq.try_start_consuming());
+        assert!(!pq.try_start_consuming());
+        pq.stop_consuming();
+        assert!(pq.try_start_consuming());
+    }
+
+    #[test]
+    fn locks_expire() {
+        let pq = ProcessQueue::new();
+        assert!(!pq.is_locked());
+        assert!(pq.lock_expired());
+        pq.set_locked(true);
+        assert!(pq.is_locked() && !pq.lock_expired());
+    }
+}

@@ -1,0 +1,406 @@
+//! The commitlog: every message of every topic, appended to one stream of mapped files. A record
+//! never spans two files: when it does not fit (with room for the 8-byte end marker), the rest
+//! of the file is closed with a BLANK marker and the record goes to the next file.
+
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use bytes::{BufMut, Bytes};
+
+use crate::protocol::message::{body_crc, sys_flag, MessageRecord, BLANK_MAGIC, MESSAGE_MAGIC};
+
+use super::mapped_file::MappedFile;
+use super::mapped_file_queue::MappedFileQueue;
+
+/// Room kept at the end of every file for the BLANK end marker (i32 size + i32 magic).
+pub const END_FILE_MIN_BLANK_BYTES: usize = 8;
+
+/// Where a batch landed.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    /// Physical offset of each record, in order.
+    pub physical_offsets: Vec<i64>,
+    pub sizes: Vec<i32>,
+}
+
+pub struct CommitLog {
+    files: MappedFileQueue,
+    allocator: Arc<FileAllocator>,
+    /// Store time of the last appended record, for the checkpoint.
+    last_store_timestamp_ms: AtomicI64,
+}
+
+impl CommitLog {
+    pub fn load(dir: &Path, file_size_bytes: usize, warm_files: bool) -> io::Result<CommitLog> {
+        let files = MappedFileQueue::load(dir, file_size_bytes)?;
+        Ok(CommitLog {
+            allocator: Arc::new(FileAllocator::new(dir, file_size_bytes, warm_files)),
+            files,
+            last_store_timestamp_ms: AtomicI64::new(0),
+        })
+    }
+
+    pub fn files(&self) -> &MappedFileQueue {
+        &self.files
+    }
+    pub fn files_mut(&mut self) -> &mut MappedFileQueue {
+        &mut self.files
+    }
+    pub fn allocator(&self) -> &Arc<FileAllocator> {
+        &self.allocator
+    }
+    pub fn file_size_bytes(&self) -> usize {
+        self.files.file_size_bytes()
+    }
+    pub fn last_store_timestamp_ms(&self) -> i64 {
+        self.last_store_timestamp_ms.load(Ordering::Acquire)
+    }
+    pub fn set_last_store_timestamp_ms(&self, ts: i64) {
+        self.last_store_timestamp_ms.fetch_max(ts, Ordering::AcqRel);
+    }
+
+    pub fn min_offset(&self) -> i64 {
+        self.files.min_offset() as i64
+    }
+    pub fn max_offset(&self) -> i64 {
+        self.files.max_offset() as i64
+    }
+
+    /// The file after `prev_end` (preallocated when the allocator got there first), and asks the
+    /// allocator for the one after it so that the next roll does not wait for file creation.
+    fn roll_to(&self, from: u64) -> io::Result<Arc<MappedFile>> {
+        let file = Arc::new(self.allocator.take(from)?);
+        self.files.push(Arc::clone(&file));
+        self.allocator.request(from + self.file_size_bytes() as u64);
+        Ok(file)
+    }
+
+    /// Appends `records` (one message, or a batch that must stay in one file) with consecutive
+    /// physical offsets, filling in each record's `physical_offset`. The caller holds the
+    /// store's append lock, so appends and queue offsets happen in one order.
+    pub fn append(&self, records: &mut [MessageRecord]) -> io::Result<Appended> {
+        let lens: Vec<usize> = records.iter().map(|r| r.encoded_len()).collect();
+        let total: usize = lens.iter().sum();
+        assert!(
+            total + END_FILE_MIN_BLANK_BYTES <= self.file_size_bytes(),
+            "size checked before the append lock"
+        );
+        let mut file = match self.files.last() {
+            Some(f) if !f.is_full() => f,
+            Some(f) => self.roll_to(f.file_from_offset() + self.file_size_bytes() as u64)?,
+            None => self.roll_to(0)?,
+        };
+        if total + END_FILE_MIN_BLANK_BYTES > file.remaining_bytes() {
+            let remaining = file.remaining_bytes();
+            if remaining >= END_FILE_MIN_BLANK_BYTES {
+                file.append(remaining, |dst| {
+                    let mut head = &mut dst[..END_FILE_MIN_BLANK_BYTES];
+                    head.put_i32(remaining as i32);
+                    head.put_i32(BLANK_MAGIC);
+                });
+            } else {
+                file.mark_full();
+            }
+            file = self.roll_to(file.file_from_offset() + self.file_size_bytes() as u64)?;
+        }
+        let base = file.file_from_offset() + file.wrote_pos() as u64;
+        let mut physical_offsets = Vec::with_capacity(records.len());
+        let mut at = base as i64;
+        for (r, len) in records.iter_mut().zip(&lens) {
+            r.physical_offset = at;
+            physical_offsets.push(at);
+            at += *len as i64;
+        }
+        let written = file.append(total, |dst| {
+            let mut cursor = dst;
+            for r in records.iter() {
+                r.encode_into(&mut cursor);
+            }
+            debug_assert!(cursor.is_empty(), "encoded_len agrees with encode_into");
+        });
+        assert!(
+            written.is_some(),
+            "room checked above under the append lock"
+        );
+        if let Some(last) = records.last() {
+            self.set_last_store_timestamp_ms(last.store_timestamp);
+        }
+        Ok(Appended {
+            physical_offsets,
+            sizes: lens.iter().map(|&l| l as i32).collect(),
+        })
+    }
+
+    /// A zero-copy view of `size` bytes at `physical_offset`, when they are stored.
+    pub fn view(&self, physical_offset: i64, size: i32) -> Option<Bytes> {
+        if physical_offset < 0 || size <= 0 {
+            return None;
+        }
+        let file = self.files.find(physical_offset as u64)?;
+        file.view(
+            (physical_offset as u64 - file.file_from_offset()) as usize,
+            size as usize,
+        )
+    }
+
+    /// The record at `physical_offset` if one starts there and its body CRC holds.
+    pub fn record_at(&self, physical_offset: i64) -> Option<Bytes> {
+        if physical_offset < 0 {
+            return None;
+        }
+        let file = self.files.find(physical_offset as u64)?;
+        let pos = (physical_offset as u64 - file.file_from_offset()) as usize;
+        let size = file.read_i32(pos)?;
+        if file.read_i32(pos + 4)? != MESSAGE_MAGIC || size <= 0 {
+            return None;
+        }
+        let bytes = file.view(pos, size as usize)?;
+        checked_record(bytes, physical_offset)
+    }
+
+    /// Store time of the record at `physical_offset`.
+    pub fn store_timestamp_at(&self, physical_offset: i64) -> Option<i64> {
+        let file = self.files.find(u64::try_from(physical_offset).ok()?)?;
+        let pos = (physical_offset as u64 - file.file_from_offset()) as usize;
+        let flag = file.read_i32(pos + SYS_FLAG_POS)?;
+        file.read_i64(pos + store_timestamp_pos(flag))
+    }
+}
+
+const SYS_FLAG_POS: usize = 36;
+const BORN_HOST_POS: usize = 48;
+
+/// Where the store timestamp sits in a record with this sys flag (after the born host).
+pub fn store_timestamp_pos(flag: i32) -> usize {
+    BORN_HOST_POS
+        + if flag & sys_flag::BORNHOST_V6 != 0 {
+            20
+        } else {
+            8
+        }
+}
+
+/// Store time of an encoded record.
+pub fn store_timestamp_of(record: &[u8]) -> Option<i64> {
+    let flag = i32::from_be_bytes(
+        record
+            .get(SYS_FLAG_POS..SYS_FLAG_POS + 4)?
+            .try_into()
+            .ok()?,
+    );
+    let pos = store_timestamp_pos(flag);
+    Some(i64::from_be_bytes(
+        record.get(pos..pos + 8)?.try_into().ok()?,
+    ))
+}
+
+/// Checks a stored record before it is served: magic, size against its own length fields, and
+/// body CRC. A failing record is logged and withheld.
+pub fn checked_record(bytes: Bytes, physical_offset: i64) -> Option<Bytes> {
+    match record_body_range(&bytes) {
+        Some((start, end, crc)) if body_crc(&bytes[start..end]) == crc => Some(bytes),
+        _ => {
+            tracing::warn!(
+                physical_offset,
+                "withholding a stored record whose size or body CRC does not check"
+            );
+            None
+        }
+    }
+}
+
+/// The properties string of an encoded record.
+pub fn record_properties(b: &[u8]) -> Option<&str> {
+    let (_, topic_len_pos, _) = record_body_range(b)?;
+    let topic_len = *b.get(topic_len_pos)? as usize;
+    let start = topic_len_pos + 1 + topic_len + 2;
+    std::str::from_utf8(b.get(start..)?).ok()
+}
+
+/// (body start, body end, stored CRC) of a record whose lengths agree with its total size.
+fn record_body_range(b: &[u8]) -> Option<(usize, usize, i32)> {
+    let be32 =
+        |p: usize| -> Option<i32> { Some(i32::from_be_bytes(b.get(p..p + 4)?.try_into().ok()?)) };
+    let total = be32(0)?;
+    if be32(4)? != MESSAGE_MAGIC || total as usize != b.len() {
+        return None;
+    }
+    let crc = be32(8)?;
+    let flag = be32(SYS_FLAG_POS)?;
+    let host = |v6: bool| if v6 { 20 } else { 8 };
+    let body_len_pos = BORN_HOST_POS
+        + host(flag & sys_flag::BORNHOST_V6 != 0)
+        + 8
+        + host(flag & sys_flag::STOREHOST_V6 != 0)
+        + 4
+        + 8;
+    let body_len = usize::try_from(be32(body_len_pos)?).ok()?;
+    let body_start = body_len_pos + 4;
+    let topic_len_pos = body_start.checked_add(body_len)?;
+    let topic_len = usize::try_from(*b.get(topic_len_pos)? as i8).ok()?;
+    let props_len_pos = topic_len_pos + 1 + topic_len;
+    let props_len = i16::from_be_bytes(b.get(props_len_pos..props_len_pos + 2)?.try_into().ok()?);
+    let end = props_len_pos + 2 + usize::try_from(props_len).ok()?;
+    (end == b.len()).then_some((body_start, topic_len_pos, crc))
+}
+
+/// Creates the next commitlog file ahead of need on its own thread (RocketMQ's
+/// AllocateMappedFileService), so an append that crosses a file boundary rarely waits for
+/// file creation and page faults.
+pub struct FileAllocator {
+    dir: std::path::PathBuf,
+    file_size_bytes: usize,
+    warm_files: bool,
+    state: Mutex<AllocState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct AllocState {
+    requested: Option<u64>,
+    in_progress: Option<u64>,
+    ready: Option<MappedFile>,
+    stopped: bool,
+}
+
+impl FileAllocator {
+    fn new(dir: &Path, file_size_bytes: usize, warm_files: bool) -> FileAllocator {
+        FileAllocator {
+            dir: dir.to_path_buf(),
+            file_size_bytes,
+            warm_files,
+            state: Mutex::new(AllocState::default()),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, AllocState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn create(&self, from: u64) -> io::Result<MappedFile> {
+        let mut f = MappedFile::create(&self.dir, from, self.file_size_bytes)?;
+        if self.warm_files {
+            f.warm();
+        }
+        Ok(f)
+    }
+
+    /// Asks for the file starting at `from` to be prepared.
+    pub fn request(&self, from: u64) {
+        let mut st = self.lock();
+        if st.stopped
+            || st
+                .ready
+                .as_ref()
+                .is_some_and(|f| f.file_from_offset() == from)
+        {
+            return;
+        }
+        st.requested = Some(from);
+        self.changed.notify_all();
+    }
+
+    /// The file starting at `from`: the prepared one, or one created now.
+    pub fn take(&self, from: u64) -> io::Result<MappedFile> {
+        let mut st = self.lock();
+        // Never create the same file twice: wait for the allocator if it is on it.
+        while st.in_progress == Some(from) {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.requested == Some(from) {
+            st.requested = None;
+        }
+        match st.ready.take() {
+            Some(f) if f.file_from_offset() == from => return Ok(f),
+            Some(stale) => {
+                let _ = stale.destroy();
+            }
+            None => {}
+        }
+        drop(st);
+        tracing::debug!(from, "creating a commitlog file on the append path");
+        self.create(from)
+    }
+
+    /// The allocator thread's loop; returns once `stop` was called.
+    pub fn run(&self) {
+        loop {
+            let mut st = self.lock();
+            while !st.stopped && st.requested.is_none() {
+                st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            if st.stopped {
+                return;
+            }
+            let from = st.requested.take().expect("checked above");
+            st.in_progress = Some(from);
+            drop(st);
+            let created = self.create(from);
+            let mut st = self.lock();
+            st.in_progress = None;
+            match created {
+                Ok(f) => {
+                    if let Some(stale) = st.ready.replace(f) {
+                        let _ = stale.destroy();
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(from, error = %e, "could not preallocate a commitlog file")
+                }
+            }
+            self.changed.notify_all();
+        }
+    }
+
+    /// Stops the thread and deletes a prepared file nobody took (so a restart does not find an
+    /// empty file past the end of the log).
+    pub fn stop(&self) {
+        let mut st = self.lock();
+        st.stopped = true;
+        if let Some(f) = st.ready.take() {
+            let _ = f.destroy();
+        }
+        self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(body: &[u8]) -> MessageRecord {
+        MessageRecord {
+            topic: "T".into(),
+            body: Bytes::copy_from_slice(body),
+            store_timestamp: 1234,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn records_roll_to_a_new_file_behind_a_blank_marker() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = CommitLog::load(dir.path(), 256, false).unwrap();
+        let len = record(b"x").encoded_len();
+        let mut offsets = Vec::new();
+        for _ in 0..4 {
+            let a = log.append(&mut [record(b"x")]).unwrap();
+            offsets.push(a.physical_offsets[0]);
+        }
+        // 256 bytes hold two records of 93 plus the marker; the third starts the next file.
+        assert_eq!(len, 93);
+        assert_eq!(offsets, vec![0, 93, 256, 349]);
+        let first = log.files().first().unwrap();
+        assert_eq!(first.read_i32(186), Some(256 - 186));
+        assert_eq!(first.read_i32(190), Some(BLANK_MAGIC));
+        let rec = log.record_at(256).unwrap();
+        let (m, _) = MessageRecord::decode(&rec, true).unwrap();
+        assert_eq!(m.physical_offset, 256);
+        assert_eq!(store_timestamp_of(&rec), Some(1234));
+        assert_eq!(log.store_timestamp_at(349), Some(1234));
+        assert!(log.record_at(186).is_none());
+    }
+}

@@ -1,0 +1,299 @@
+//! The push consumer against a real embedded broker: clustering delivery, queue splitting and
+//! takeover without loss, broadcasting, retries of failed messages, orderly consumption.
+
+#[path = "client_support.rs"]
+mod support;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rocketmq::client::{
+    ConsumeContext, ConsumeResult, Message, MessageExt, MessageModel, PushConsumer,
+};
+use support::*;
+
+type Seen = Arc<Mutex<Vec<String>>>;
+
+fn recording_consumer(
+    cfg: rocketmq::client::ConsumerConfig,
+    topic: &str,
+    seen: &Seen,
+) -> PushConsumer {
+    let c = PushConsumer::new(cfg).unwrap();
+    c.subscribe(topic, "*").unwrap();
+    let seen = seen.clone();
+    c.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
+        let mut s = seen.lock().unwrap();
+        for m in msgs {
+            s.push(String::from_utf8_lossy(&m.body).to_string());
+        }
+        ConsumeResult::Success
+    });
+    c
+}
+
+fn distinct(seen: &Seen) -> usize {
+    seen.lock().unwrap().iter().collect::<HashSet<_>>().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clustering_consumer_receives_everything_with_tag_filter() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "PushAll", 4).await;
+    let p = producer(ns, "pg_push").await;
+    for i in 0..50 {
+        let tag = if i % 2 == 0 { "A" } else { "B" };
+        p.send(Message::new("PushAll", format!("{i}")).with_tags(tag))
+            .await
+            .unwrap();
+    }
+    let seen: Seen = Default::default();
+    let cons = PushConsumer::new(consumer_config(ns, "cg_push")).unwrap();
+    cons.subscribe("PushAll", "A || C").unwrap();
+    let s2 = seen.clone();
+    cons.register_message_listener_concurrently(
+        move |msgs: &[MessageExt], ctx: &ConsumeContext| {
+            assert_eq!(ctx.queue.topic, "PushAll");
+            for m in msgs {
+                assert_eq!(m.tags(), Some("A"));
+                s2.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&m.body).to_string());
+            }
+            ConsumeResult::Success
+        },
+    );
+    cons.start().await.unwrap();
+    wait_until("25 tag-A messages", || distinct(&seen) == 25).await;
+    // Messages sent while consuming arrive too (long polling wakes up).
+    for i in 50..60 {
+        p.send(Message::new("PushAll", format!("{i}")).with_tags("A"))
+            .await
+            .unwrap();
+    }
+    wait_until("35 tag-A messages", || distinct(&seen) == 35).await;
+    assert_eq!(
+        cons.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "PushAll")
+            .count(),
+        4
+    );
+    cons.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_consumers_split_queues_and_the_survivor_takes_over_without_loss() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "Split", 8).await;
+    let p = producer(ns, "pg_split").await;
+    let seen: Seen = Default::default();
+    let a = recording_consumer(consumer_config(ns, "cg_split"), "Split", &seen);
+    let b = recording_consumer(consumer_config(ns, "cg_split"), "Split", &seen);
+    a.start().await.unwrap();
+    b.start().await.unwrap();
+    let split = |c: &PushConsumer| {
+        c.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "Split")
+            .count()
+    };
+    wait_until("queues split 4/4", || split(&a) == 4 && split(&b) == 4).await;
+    let qa: HashSet<_> = a.assigned_queues().into_iter().collect();
+    let qb: HashSet<_> = b.assigned_queues().into_iter().collect();
+    assert!(qa.is_disjoint(&qb));
+
+    for i in 0..100 {
+        p.send(Message::new("Split", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("first 100 consumed", || distinct(&seen) == 100).await;
+    b.shutdown().await;
+    wait_until("survivor owns all 8 queues", || split(&a) == 8).await;
+    for i in 100..200 {
+        p.send(Message::new("Split", format!("m{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("all 200 consumed", || distinct(&seen) == 200).await;
+    a.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcasting_delivers_every_message_to_every_consumer() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "Bcast", 4).await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = producer(ns, "pg_bcast").await;
+    let mut consumers = Vec::new();
+    let mut seens = Vec::new();
+    for _ in 0..2 {
+        let mut cfg = consumer_config(ns, "cg_bcast");
+        cfg.message_model = MessageModel::Broadcasting;
+        cfg.offset_store_dir = Some(dir.path().to_path_buf());
+        let seen: Seen = Default::default();
+        let cons = recording_consumer(cfg, "Bcast", &seen);
+        cons.start().await.unwrap();
+        consumers.push(cons);
+        seens.push(seen);
+    }
+    for cons in &consumers {
+        wait_until("all queues taken", || cons.assigned_queues().len() == 4).await;
+    }
+    for i in 0..30 {
+        p.send(Message::new("Bcast", format!("{i}"))).await.unwrap();
+    }
+    for s in &seens {
+        wait_until("every consumer sees all 30", || distinct(s) == 30).await;
+    }
+    for cons in &consumers {
+        cons.shutdown().await;
+    }
+    // Broadcasting offsets live in local files under the configured directory.
+    let files: Vec<_> = walk(dir.path());
+    assert!(
+        files.iter().any(|f| f.ends_with("offsets.json")),
+        "{files:?}"
+    );
+    p.shutdown().await;
+    c.shutdown().await;
+}
+
+fn walk(p: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(p) {
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else {
+                out.push(path.display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_panicking_listeners_get_messages_again() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    // Level 1 = 1 s: retries come back quickly.
+    create_topic(ns, &[c.broker_addr()], "Retry", 2).await;
+    let p = producer(ns, "pg_retry_c").await;
+    let attempts: Arc<Mutex<HashMap<String, Vec<i32>>>> = Default::default();
+    let mut cfg = consumer_config(ns, "cg_retry");
+    cfg.delay_level_when_next_consume = 1;
+    let cons = PushConsumer::new(cfg).unwrap();
+    cons.subscribe("Retry", "*").unwrap();
+    let a2 = attempts.clone();
+    cons.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
+        let m = &msgs[0];
+        let body = String::from_utf8_lossy(&m.body).to_string();
+        let n = {
+            let mut a = a2.lock().unwrap();
+            let v = a.entry(body.clone()).or_default();
+            v.push(m.reconsume_times);
+            v.len()
+        };
+        assert_eq!(
+            m.topic, "Retry",
+            "retried messages carry their original topic"
+        );
+        match (body.as_str(), n) {
+            ("fail", 1) => ConsumeResult::ReconsumeLater,
+            ("panic", 1) => panic!("listener failure"),
+            _ => ConsumeResult::Success,
+        }
+    });
+    cons.start().await.unwrap();
+    for b in ["ok", "fail", "panic"] {
+        p.send(Message::new("Retry", b)).await.unwrap();
+    }
+    wait_until("both failures redelivered", || {
+        let a = attempts.lock().unwrap();
+        a.get("fail").is_some_and(|v| v.len() >= 2) && a.get("panic").is_some_and(|v| v.len() >= 2)
+    })
+    .await;
+    let a = attempts.lock().unwrap().clone();
+    assert_eq!(a["ok"].len(), 1);
+    assert_eq!(a["fail"][1], 1, "second delivery has reconsume_times 1");
+    cons.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orderly_consumption_keeps_per_key_order() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "Orderly", 4).await;
+    let p = producer(ns, "pg_orderly").await;
+    let seen: Arc<Mutex<HashMap<String, Vec<i32>>>> = Default::default();
+    let violations = Arc::new(AtomicUsize::new(0));
+    let cons = PushConsumer::new(consumer_config(ns, "cg_orderly")).unwrap();
+    cons.subscribe("Orderly", "*").unwrap();
+    let (s2, fail_once) = (seen.clone(), Arc::new(AtomicUsize::new(0)));
+    let queue_busy: Arc<Mutex<HashSet<i32>>> = Default::default();
+    let v2 = violations.clone();
+    cons.register_message_listener_orderly(move |msgs: &[MessageExt], ctx: &ConsumeContext| {
+        // Panics here would only be retried, so count violations instead.
+        if !ctx.orderly || !queue_busy.lock().unwrap().insert(ctx.queue.queue_id) {
+            v2.fetch_add(1, Ordering::SeqCst);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        let body = String::from_utf8_lossy(&msgs[0].body).to_string();
+        let (key, seq) = body.split_once(':').unwrap();
+        let seq: i32 = seq.parse().unwrap();
+        let result = if seq == 5 && fail_once.fetch_add(1, Ordering::SeqCst) == 0 {
+            ConsumeResult::ReconsumeLater
+        } else {
+            s2.lock()
+                .unwrap()
+                .entry(key.to_string())
+                .or_default()
+                .push(seq);
+            ConsumeResult::Success
+        };
+        queue_busy.lock().unwrap().remove(&ctx.queue.queue_id);
+        result
+    });
+    cons.start().await.unwrap();
+    for seq in 0..20 {
+        for key in ["k1", "k2", "k3"] {
+            p.send_orderly(Message::new("Orderly", format!("{key}:{seq}")), key)
+                .await
+                .unwrap();
+        }
+    }
+    wait_until("60 in order", || {
+        seen.lock()
+            .unwrap()
+            .values()
+            .map(|v| v.len())
+            .sum::<usize>()
+            == 60
+    })
+    .await;
+    for (k, v) in seen.lock().unwrap().iter() {
+        assert_eq!(*v, (0..20).collect::<Vec<_>>(), "order of {k}");
+    }
+    assert_eq!(
+        violations.load(Ordering::SeqCst),
+        0,
+        "one thread per queue at a time"
+    );
+    cons.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
