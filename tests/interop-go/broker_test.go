@@ -40,13 +40,17 @@ type brokerProcess struct {
 type brokerUnderTest struct {
 	kind     string // "rust" or "java"
 	bin      string // ROCKETMQ_BIN or the path of start.sh
-	conf     string // optional broker config file (-c)
+	conf     string // optional broker config file (-c), ROCKETMQ_BROKER_CONF
 	workDir  string
 	storeDir string // kept across restarts
 	logFile  *os.File
 
 	mu   sync.Mutex
 	proc *brokerProcess
+	// settings are broker.conf keys tests asked for (see settings_test.go);
+	// when there are any, the broker runs with settingsConf: conf plus them.
+	settings     map[string]string
+	settingsConf string
 }
 
 func newBrokerUnderTest(workDir string) (*brokerUnderTest, error) {
@@ -95,6 +99,10 @@ func newBrokerUnderTest(workDir string) (*brokerUnderTest, error) {
 var errNoTarget = errors.New("no broker under test: set ROCKETMQ_BIN=/path/to/rocketmq or ROCKETMQ_TARGET=java (see run.sh)")
 
 func (b *brokerUnderTest) command() *exec.Cmd {
+	conf := b.conf
+	if b.settingsConf != "" {
+		conf = b.settingsConf
+	}
 	var cmd *exec.Cmd
 	switch b.kind {
 	case "rust":
@@ -103,16 +111,16 @@ func (b *brokerUnderTest) command() *exec.Cmd {
 			"--namesrv-port", "0",
 			"--broker-port", "0",
 			"--broker-ip", "127.0.0.1"}
-		if b.conf != "" {
-			args = append(args, "-c", b.conf)
+		if conf != "" {
+			args = append(args, "-c", conf)
 		}
 		cmd = exec.Command(b.bin, args...)
 	case "java":
 		args := []string{b.bin,
 			"--store-dir", b.storeDir,
 			"--run-dir", filepath.Join(b.workDir, "java-run")}
-		if b.conf != "" {
-			args = append(args, "-c", b.conf)
+		if conf != "" {
+			args = append(args, "-c", conf)
 		}
 		cmd = exec.Command("bash", args...)
 	}
