@@ -46,7 +46,7 @@ func requireSettings(t *testing.T, want map[string]string) {
 		t.Fatalf("broker settings: %v", err)
 	}
 	if changed {
-		t.Logf("restarting the broker with %s", strings.TrimSpace(strings.ReplaceAll(formatSettings(want), "\n", "; ")))
+		t.Logf("restarting the broker with %s", strings.TrimSuffix(strings.ReplaceAll(formatSettings(want), "\n", "; "), "; "))
 		restartBroker(t, true)
 	}
 }
