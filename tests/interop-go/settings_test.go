@@ -51,14 +51,24 @@ func requireSettings(t *testing.T, want map[string]string) {
 	}
 }
 
-// applySettings merges want into the broker's settings and writes the config
-// file the next start uses. It reports whether anything changed.
+// applySettings merges want into the settings the tests added and writes
+// the config file the next start uses. It reports whether anything changed;
+// settings ROCKETMQ_BROKER_CONF already has count, so a run given a config
+// with them needs no restart.
 func (b *brokerUnderTest) applySettings(want map[string]string) (bool, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	base, err := readProperties(b.conf)
+	if err != nil {
+		return false, err
+	}
 	changed := false
 	for k, v := range want {
-		if cur, ok := b.settings[k]; !ok || cur != v {
+		cur, ok := b.settings[k]
+		if !ok {
+			cur, ok = base[k]
+		}
+		if !ok || cur != v {
 			changed = true
 		}
 	}
@@ -75,11 +85,11 @@ func (b *brokerUnderTest) applySettings(want map[string]string) (bool, error) {
 
 	var conf strings.Builder
 	if b.conf != "" {
-		base, err := os.ReadFile(b.conf)
+		text, err := os.ReadFile(b.conf)
 		if err != nil {
 			return false, err
 		}
-		conf.Write(base)
+		conf.Write(text)
 		conf.WriteString("\n")
 	}
 	conf.WriteString("# added by the interop suite (settings_test.go)\n")
@@ -91,6 +101,29 @@ func (b *brokerUnderTest) applySettings(want map[string]string) (bool, error) {
 	b.settings, b.settingsConf = merged, path
 	fmt.Fprintf(b.logFile, "==== broker settings now from %s:\n%s", path, formatSettings(merged))
 	return true, nil
+}
+
+// readProperties reads the key=value (or key: value) lines of a Java-style
+// properties file; no file ("") is no settings.
+func readProperties(path string) (map[string]string, error) {
+	props := map[string]string{}
+	if path == "" {
+		return props, nil
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	for _, line := range strings.Split(string(text), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if i := strings.IndexAny(line, "=:"); i > 0 {
+			props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+		}
+	}
+	return props, nil
 }
 
 func formatSettings(m map[string]string) string {
