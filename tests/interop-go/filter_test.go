@@ -62,8 +62,8 @@ func TestTagAndSQL92FiltersSelectExactlyTheMatches(t *testing.T) {
 	type running struct {
 		group string
 		rec   *recorder
-		want []string
-		c    interface{ GetOffsetDiffMap() map[string]int64 }
+		want  []string
+		c     interface{ GetOffsetDiffMap() map[string]int64 }
 	}
 	var runs []running
 	for _, tc := range cases {
