@@ -31,6 +31,7 @@ type brokerProcess struct {
 	namesrvAddr string
 	brokerAddr  string
 	storeDir    string
+	readyAt     time.Time
 	exited      chan struct{} // closed when the process has exited
 	exitErr     error         // valid after exited is closed
 }
@@ -184,6 +185,7 @@ func (b *brokerUnderTest) start() error {
 			return err
 		}
 		p.namesrvAddr, p.brokerAddr, p.storeDir = fields["namesrv"], fields["broker"], fields["store"]
+		p.readyAt = time.Now()
 		b.proc = p
 		fmt.Fprintf(b.logFile, "==== ready after %v: %s\n", time.Since(began).Round(time.Millisecond), line)
 		return nil

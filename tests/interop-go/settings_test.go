@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // featureSettings serve the delay, retry/DLQ, transaction and filter tests.
@@ -47,6 +48,14 @@ func requireSettings(t *testing.T, want map[string]string) {
 	}
 	if changed {
 		t.Logf("restarting the broker with %s", strings.TrimSuffix(strings.ReplaceAll(formatSettings(want), "\n", "; "), "; "))
+		// Our broker prints READY before it handles SIGTERM, so a stop
+		// right after READY can kill it outright; TestStopRightAfterReady
+		// checks that. Here the restart is only a means: let it settle.
+		if p := target.current(); p != nil {
+			for time.Since(p.readyAt) < time.Second {
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
 		restartBroker(t, true)
 	}
 }
