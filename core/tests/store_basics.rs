@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use rocketmq::protocol::ids::offset_msg_id;
-use rocketmq::protocol::message::{encode_properties, java_hash, sys_flag, MessageRecord};
+use rocketmq::protocol::message::{
+    decode_properties, encode_properties, java_hash, sys_flag, MessageRecord,
+};
 use rocketmq::store::{
     load_config_file, persist_config_file, GetMessageStatus, MessageFilter, MessageStore,
     PutMessageStatus, StoreConfig, StoreError,
@@ -380,7 +382,7 @@ fn arrival_listener_hears_each_dispatched_message() {
             qid,
             max,
             code,
-            props.get("TAGS").cloned(),
+            decode_properties(props).get("TAGS").cloned(),
         ));
     }));
     store.put_message(msg("T", 4, "a", &[("TAGS", "X")]));

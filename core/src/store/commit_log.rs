@@ -16,13 +16,19 @@ use super::mapped_file_queue::MappedFileQueue;
 
 /// Room kept at the end of every file for the BLANK end marker (i32 size + i32 magic).
 pub const END_FILE_MIN_BLANK_BYTES: usize = 8;
+/// How far ahead of the write position the allocator thread keeps the commitlog's pages faulted
+/// in, so that an append is a copy into memory rather than a page fault every 4 KiB.
+pub const PREFAULT_AHEAD_BYTES: usize = 4 * 1024 * 1024;
+/// An append crossing a multiple of this asks the allocator to fault in the next stretch.
+pub const PREFAULT_STEP_BYTES: usize = 1024 * 1024;
 
-/// Where a batch landed.
-#[derive(Debug, Clone)]
+/// Where a batch landed (each record's own offset is in its `physical_offset`).
+#[derive(Debug, Clone, Copy)]
 pub struct Appended {
-    /// Physical offset of each record, in order.
-    pub physical_offsets: Vec<i64>,
-    pub sizes: Vec<i32>,
+    /// Physical offset of the first record.
+    pub wrote_offset: i64,
+    /// Bytes of all the records.
+    pub wrote_bytes: usize,
 }
 
 pub struct CommitLog {
@@ -73,6 +79,7 @@ impl CommitLog {
     fn roll_to(&self, from: u64) -> io::Result<Arc<MappedFile>> {
         let file = Arc::new(self.allocator.take(from)?);
         self.files.push(Arc::clone(&file));
+        self.allocator.prefault(&file, 0);
         self.allocator.request(from + self.file_size_bytes() as u64);
         Ok(file)
     }
@@ -81,8 +88,7 @@ impl CommitLog {
     /// physical offsets, filling in each record's `physical_offset`. The caller holds the
     /// store's append lock, so appends and queue offsets happen in one order.
     pub fn append(&self, records: &mut [MessageRecord]) -> io::Result<Appended> {
-        let lens: Vec<usize> = records.iter().map(|r| r.encoded_len()).collect();
-        let total: usize = lens.iter().sum();
+        let total: usize = records.iter().map(|r| r.encoded_len()).sum();
         assert!(
             total + END_FILE_MIN_BLANK_BYTES <= self.file_size_bytes(),
             "size checked before the append lock"
@@ -105,13 +111,11 @@ impl CommitLog {
             }
             file = self.roll_to(file.file_from_offset() + self.file_size_bytes() as u64)?;
         }
-        let base = file.file_from_offset() + file.wrote_pos() as u64;
-        let mut physical_offsets = Vec::with_capacity(records.len());
-        let mut at = base as i64;
-        for (r, len) in records.iter_mut().zip(&lens) {
+        let base = (file.file_from_offset() + file.wrote_pos() as u64) as i64;
+        let mut at = base;
+        for r in records.iter_mut() {
             r.physical_offset = at;
-            physical_offsets.push(at);
-            at += *len as i64;
+            at += r.encoded_len() as i64;
         }
         let written = file.append(total, |dst| {
             let mut cursor = dst;
@@ -120,16 +124,18 @@ impl CommitLog {
             }
             debug_assert!(cursor.is_empty(), "encoded_len agrees with encode_into");
         });
-        assert!(
-            written.is_some(),
-            "room checked above under the append lock"
-        );
+        let Some(pos) = written else {
+            unreachable!("room checked above under the append lock");
+        };
+        if pos / PREFAULT_STEP_BYTES != (pos + total) / PREFAULT_STEP_BYTES {
+            self.allocator.prefault(&file, pos + total);
+        }
         if let Some(last) = records.last() {
             self.set_last_store_timestamp_ms(last.store_timestamp);
         }
         Ok(Appended {
-            physical_offsets,
-            sizes: lens.iter().map(|&l| l as i32).collect(),
+            wrote_offset: base,
+            wrote_bytes: total,
         })
     }
 
@@ -262,6 +268,10 @@ struct AllocState {
     requested: Option<u64>,
     in_progress: Option<u64>,
     ready: Option<MappedFile>,
+    /// The file being written and the position to fault pages in from (the newest request).
+    prefault: Option<(Arc<MappedFile>, usize)>,
+    /// The kernel has no `MADV_POPULATE_WRITE`: appends take their page faults themselves.
+    prefault_unsupported: bool,
     stopped: bool,
 }
 
@@ -303,6 +313,16 @@ impl FileAllocator {
         self.changed.notify_all();
     }
 
+    /// Asks for the pages of `file` from `pos` on (`PREFAULT_AHEAD_BYTES`) to be faulted in.
+    pub fn prefault(&self, file: &Arc<MappedFile>, pos: usize) {
+        let mut st = self.lock();
+        if st.stopped || st.prefault_unsupported {
+            return;
+        }
+        st.prefault = Some((Arc::clone(file), pos));
+        self.changed.notify_all();
+    }
+
     /// The file starting at `from`: the prepared one, or one created now.
     pub fn take(&self, from: u64) -> io::Result<MappedFile> {
         let mut st = self.lock();
@@ -329,19 +349,42 @@ impl FileAllocator {
     pub fn run(&self) {
         loop {
             let mut st = self.lock();
-            while !st.stopped && st.requested.is_none() {
+            while !st.stopped && st.requested.is_none() && st.prefault.is_none() {
                 st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
             }
             if st.stopped {
                 return;
             }
+            // The file being written first: an append may be about to reach those pages.
+            if let Some((file, pos)) = st.prefault.take() {
+                drop(st);
+                match file.prefault(pos, PREFAULT_AHEAD_BYTES) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::info!("no MADV_POPULATE_WRITE (Linux < 5.14): commitlog appends fault their pages in themselves");
+                        self.lock().prefault_unsupported = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(path = %file.path().display(), error = %e, "could not fault in commitlog pages ahead")
+                    }
+                }
+                continue;
+            }
             let from = st.requested.take().expect("checked above");
             st.in_progress = Some(from);
             drop(st);
             let created = self.create(from);
+            if let Ok(f) = &created {
+                // Its first pages too, before any append reaches them.
+                let _ = f.prefault(0, PREFAULT_AHEAD_BYTES);
+            }
             let mut st = self.lock();
             st.in_progress = None;
             match created {
+                // Stopped meanwhile: a file nobody will take must not outlive the store.
+                Ok(f) if st.stopped => {
+                    let _ = f.destroy();
+                }
                 Ok(f) => {
                     if let Some(stale) = st.ready.replace(f) {
                         let _ = stale.destroy();
@@ -360,6 +403,7 @@ impl FileAllocator {
     pub fn stop(&self) {
         let mut st = self.lock();
         st.stopped = true;
+        st.prefault = None;
         if let Some(f) = st.ready.take() {
             let _ = f.destroy();
         }
@@ -388,7 +432,7 @@ mod tests {
         let mut offsets = Vec::new();
         for _ in 0..4 {
             let a = log.append(&mut [record(b"x")]).unwrap();
-            offsets.push(a.physical_offsets[0]);
+            offsets.push(a.wrote_offset);
         }
         // 256 bytes hold two records of 93 plus the marker; the third starts the next file.
         assert_eq!(len, 93);

@@ -132,7 +132,8 @@ impl ConsumeQueue {
                 self.min_logic_offset.store(queue_offset, Ordering::Release);
             }
         }
-        let mut end = self.files.max_offset();
+        let mut last = self.files.last().expect("created above");
+        let mut end = last.file_from_offset() + last.wrote_pos() as u64;
         if pos < end {
             return Ok(());
         }
@@ -141,16 +142,18 @@ impl ConsumeQueue {
                 expected = end / CQ_ENTRY_BYTES as u64, "consume queue gap, filling with blank entries");
         }
         while end < pos {
-            self.append_raw(CqEntry::BLANK)?;
+            last = self.append_raw(last, CqEntry::BLANK)?;
             end += CQ_ENTRY_BYTES as u64;
         }
-        self.append_raw(entry)
+        self.append_raw(last, entry).map(drop)
     }
 
-    fn append_raw(&self, entry: CqEntry) -> io::Result<()> {
-        let file = match self.files.last() {
-            Some(f) if !f.is_full() => f,
-            Some(f) => {
+    /// Appends to `last` (the queue's last file) or to a new file after it when it is full;
+    /// returns the file written.
+    fn append_raw(&self, last: Arc<MappedFile>, entry: CqEntry) -> io::Result<Arc<MappedFile>> {
+        let file = match last {
+            f if !f.is_full() => f,
+            f => {
                 let next = Arc::new(MappedFile::create(
                     self.files.dir(),
                     f.file_from_offset() + f.file_size_bytes() as u64,
@@ -159,11 +162,10 @@ impl ConsumeQueue {
                 self.files.push(Arc::clone(&next));
                 next
             }
-            None => unreachable!("put creates the first file"),
         };
         file.append(CQ_ENTRY_BYTES, |dst| entry.encode(dst))
             .expect("a file that is not full has room for an entry");
-        Ok(())
+        Ok(file)
     }
 
     /// Up to `max` entries from `queue_offset`, all from the file holding it.

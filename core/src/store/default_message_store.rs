@@ -39,10 +39,30 @@ pub type QueueTable = HashMap<String, BTreeMap<i32, Arc<ConsumeQueue>>>;
 /// Guarded by the append lock: what must change together with the commitlog's end.
 #[derive(Default)]
 pub struct AppendState {
-    /// `topic-queueId` → next queue offset.
-    pub topic_queue_table: HashMap<(String, i32), i64>,
+    /// `topic-queueId` → next queue offset. Nested by topic so that a put looks its queue up by
+    /// `&str`, without building an owned key.
+    pub topic_queue_table: HashMap<String, BTreeMap<i32, i64>>,
     /// Store times never go backwards, so searches by time over a queue stay sorted.
     pub last_store_timestamp_ms: i64,
+}
+
+impl AppendState {
+    pub fn set_next_queue_offset(&mut self, topic: &str, queue_id: i32, next: i64) {
+        *self.next_queue_offset_mut(topic, queue_id) = next;
+    }
+
+    /// The next queue offset of a queue, to read and advance with one lookup (0 when new).
+    pub fn next_queue_offset_mut(&mut self, topic: &str, queue_id: i32) -> &mut i64 {
+        if !self.topic_queue_table.contains_key(topic) {
+            self.topic_queue_table
+                .insert(topic.to_string(), BTreeMap::new());
+        }
+        let queues = self
+            .topic_queue_table
+            .get_mut(topic)
+            .expect("inserted above");
+        queues.entry(queue_id).or_insert(0)
+    }
 }
 
 pub struct DefaultMessageStore {
@@ -85,19 +105,61 @@ fn is_dispatched_to_queue(sys: i32) -> bool {
     )
 }
 
-/// Index keys of a message: UNIQ_KEY and every KEYS token.
-pub fn index_keys(props: &HashMap<String, String>) -> Vec<&str> {
-    let mut keys = Vec::new();
-    if let Some(u) = props
-        .get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-        .filter(|u| !u.is_empty())
-    {
-        keys.push(u.as_str());
+/// The properties the store acts on, read in place from the encoded string (`k\u1v\u2k\u1v`)
+/// in one pass: building the whole map (two allocations per property) cost more than the copy
+/// into the commitlog. Agrees with `decode_properties`: the last occurrence wins, empty names and
+/// values do not count.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StoreProperties<'a> {
+    pub tags: Option<&'a str>,
+    pub keys: Option<&'a str>,
+    pub uniq_key: Option<&'a str>,
+    pub wait: Option<&'a str>,
+}
+
+impl<'a> StoreProperties<'a> {
+    pub fn read(encoded: &'a str) -> StoreProperties<'a> {
+        const NAME_VALUE_SEPARATOR: u8 = 1;
+        const PROPERTY_SEPARATOR: u8 = 2;
+        let mut p = StoreProperties::default();
+        let bytes = encoded.as_bytes();
+        let mut start = 0;
+        // Byte scans: both separators are ASCII, so every cut is on a char boundary.
+        while start < bytes.len() {
+            let end = bytes[start..]
+                .iter()
+                .position(|&b| b == PROPERTY_SEPARATOR)
+                .map_or(bytes.len(), |i| start + i);
+            let item = &encoded[start..end];
+            start = end + 1;
+            let Some(sep) = item.bytes().position(|b| b == NAME_VALUE_SEPARATOR) else {
+                continue;
+            };
+            let (name, value) = (&item[..sep], &item[sep + 1..]);
+            if value.is_empty() {
+                continue;
+            }
+            let slot = match name {
+                property::TAGS => &mut p.tags,
+                property::KEYS => &mut p.keys,
+                property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX => &mut p.uniq_key,
+                property::WAIT_STORE_MSG_OK => &mut p.wait,
+                _ => continue,
+            };
+            *slot = Some(value);
+        }
+        p
     }
-    if let Some(k) = props.get(property::KEYS) {
-        keys.extend(k.split(' ').filter(|t| !t.is_empty()));
+
+    /// Index keys: UNIQ_KEY and every KEYS token.
+    pub fn index_keys(&self) -> Vec<&'a str> {
+        let mut keys = Vec::new();
+        keys.extend(self.uniq_key);
+        if let Some(k) = self.keys {
+            keys.extend(k.split(' ').filter(|t| !t.is_empty()));
+        }
+        keys
     }
-    keys
 }
 
 impl DefaultMessageStore {
@@ -173,7 +235,7 @@ impl DefaultMessageStore {
     }
 
     /// Appends `msgs` (one message, or a batch for one queue) and dispatches them.
-    pub fn put(&self, mut msgs: Vec<MessageRecord>) -> PutMessageResult {
+    pub fn put(&self, msgs: &mut [MessageRecord]) -> PutMessageResult {
         if let Some(refused) = self.check_writable() {
             return refused;
         }
@@ -183,11 +245,11 @@ impl DefaultMessageStore {
                 "empty message batch".into(),
             );
         };
-        let (topic, queue_id) = (first.topic.clone(), first.queue_id);
+        let queue_id = first.queue_id;
         if msgs.len() > 1 {
             if msgs
                 .iter()
-                .any(|m| m.topic != topic || m.queue_id != queue_id)
+                .any(|m| m.topic != first.topic || m.queue_id != queue_id)
             {
                 return illegal(
                     PutMessageStatus::MessageIllegal,
@@ -211,7 +273,7 @@ impl DefaultMessageStore {
                 );
             }
         }
-        for m in &msgs {
+        for m in msgs.iter() {
             if let Some(bad) = self.validate(m) {
                 return bad;
             }
@@ -226,20 +288,12 @@ impl DefaultMessageStore {
                 ),
             );
         }
-        let props: Vec<HashMap<String, String>> = msgs
-            .iter()
-            .map(|m| decode_properties(&m.properties))
-            .collect();
-        let waits = props[0]
-            .get(property::WAIT_STORE_MSG_OK)
-            .map(|w| w != "false")
-            .unwrap_or(true);
 
         let mut st = self.append.lock().unwrap_or_else(|e| e.into_inner());
         let now = crate::protocol::now_ms().max(st.last_store_timestamp_ms);
         st.last_store_timestamp_ms = now;
-        let key = (topic, queue_id);
-        let next = st.topic_queue_table.get(&key).copied().unwrap_or(0);
+        let next_slot = st.next_queue_offset_mut(&msgs[0].topic, queue_id);
+        let next = *next_slot;
         let mut dispatched = 0;
         for m in msgs.iter_mut() {
             m.store_timestamp = now;
@@ -250,7 +304,7 @@ impl DefaultMessageStore {
                 0
             };
         }
-        let appended = match self.commit_log.append(&mut msgs) {
+        let appended = match self.commit_log.append(msgs) {
             Ok(a) => a,
             Err(e) => {
                 tracing::error!(error = %e, "could not create a commitlog file");
@@ -260,23 +314,21 @@ impl DefaultMessageStore {
                 );
             }
         };
+        *next_slot = next + dispatched;
+        let mut waits = true;
         for (i, m) in msgs.iter().enumerate() {
-            self.dispatch(
-                m,
-                &props[i],
-                appended.physical_offsets[i],
-                appended.sizes[i],
-            );
-        }
-        if dispatched > 0 {
-            st.topic_queue_table.insert(key, next + dispatched);
+            let props = StoreProperties::read(&m.properties);
+            if i == 0 {
+                waits = props.wait.map(|w| w != "false").unwrap_or(true);
+            }
+            self.dispatch(m, &props, m.physical_offset, m.encoded_len() as i32);
         }
         self.dispatched_store_timestamp_ms
             .store(now, Ordering::Release);
         drop(st);
 
-        let wrote_offset = appended.physical_offsets[0];
-        let wrote_bytes: i64 = appended.sizes.iter().map(|&s| s as i64).sum();
+        let wrote_offset = appended.wrote_offset;
+        let wrote_bytes = appended.wrote_bytes as i64;
         let flush_waiter = match self.config.flush_disk_type {
             FlushDiskType::SyncFlush if waits => Some(self.group_commit.register(
                 (wrote_offset + wrote_bytes) as u64,
@@ -311,13 +363,13 @@ impl DefaultMessageStore {
     pub fn dispatch(
         &self,
         m: &MessageRecord,
-        props: &HashMap<String, String>,
+        props: &StoreProperties,
         physical_offset: i64,
         size: i32,
     ) {
         let tx = sys_flag::transaction_type(m.sys_flag);
         if is_dispatched_to_queue(m.sys_flag) {
-            let tags = tags_code(props.get(property::TAGS).map(String::as_str));
+            let tags = tags_code(props.tags);
             let cq = self.find_or_create_queue(&m.topic, m.queue_id);
             match cq {
                 Ok(cq) => {
@@ -342,11 +394,17 @@ impl DefaultMessageStore {
                 .unwrap_or_else(|e| e.into_inner())
                 .as_ref()
             {
-                listener(&m.topic, m.queue_id, m.queue_offset + 1, tags, props);
+                listener(
+                    &m.topic,
+                    m.queue_id,
+                    m.queue_offset + 1,
+                    tags,
+                    &m.properties,
+                );
             }
         }
         if tx != sys_flag::TRANSACTION_ROLLBACK_TYPE {
-            let keys = index_keys(props);
+            let keys = props.index_keys();
             if !keys.is_empty() {
                 self.index
                     .put(&m.topic, &keys, physical_offset, m.store_timestamp);
@@ -600,8 +658,11 @@ impl DefaultMessageStore {
             let Ok((m, _)) = MessageRecord::decode(&record, false) else {
                 continue;
             };
-            let props = decode_properties(&m.properties);
-            if m.topic == topic && index_keys(&props).contains(&key) {
+            if m.topic == topic
+                && StoreProperties::read(&m.properties)
+                    .index_keys()
+                    .contains(&key)
+            {
                 result.messages.push(record);
             }
         }
@@ -622,7 +683,7 @@ impl DefaultMessageStore {
                     }
                 }
             }
-            st.topic_queue_table.retain(|(t, _), _| t != topic);
+            st.topic_queue_table.remove(topic);
         }
     }
 
@@ -635,5 +696,27 @@ impl DefaultMessageStore {
             .iter()
             .map(|(t, m)| (t.clone(), m.keys().copied().collect()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn properties_read_in_place_agree_with_the_decoded_map() {
+        let encoded =
+            "TAGS\u{1}a\u{2}KEYS\u{1}k1  k2\u{2}\u{1}x\u{2}WAIT\u{1}\u{2}TAGS\u{1}b\u{2}junk";
+        let map = decode_properties(encoded);
+        let p = StoreProperties::read(encoded);
+        assert_eq!(p.tags, map.get("TAGS").map(String::as_str));
+        assert_eq!(p.tags, Some("b"), "the last occurrence wins");
+        assert_eq!(p.keys, map.get("KEYS").map(String::as_str));
+        assert_eq!(p.wait, None, "an empty value does not count");
+        assert_eq!(p.uniq_key, None);
+        assert_eq!(p.index_keys(), vec!["k1", "k2"]);
+        let p = StoreProperties::read("UNIQ_KEY\u{1}U1\u{2}KEYS\u{1}a\u{2}WAIT\u{1}false");
+        assert_eq!(p.index_keys(), vec!["U1", "a"]);
+        assert_eq!(p.wait, Some("false"));
     }
 }

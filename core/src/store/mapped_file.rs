@@ -382,6 +382,34 @@ impl MappedFile {
         }
     }
 
+    /// Faults in the pages of [from, from+len) writable ahead of the appender (Linux
+    /// `MADV_POPULATE_WRITE`, 5.14+), so that appends copy into memory instead of taking a page
+    /// fault (zero-fill, block reservation) every 4 KiB. No byte changes: it only fills page
+    /// tables. Returns `Ok(false)` where the kernel does not support it.
+    pub fn prefault(&self, from: usize, len: usize) -> io::Result<bool> {
+        let start = from / OS_PAGE_BYTES * OS_PAGE_BYTES;
+        let end = from.saturating_add(len).min(self.file_size_bytes);
+        if start >= end {
+            return Ok(true);
+        }
+        #[cfg(target_os = "linux")]
+        {
+            match self
+                .region
+                .mmap
+                .advise_range(memmap2::Advice::PopulateWrite, start, end - start)
+            {
+                Ok(()) => Ok(true),
+                Err(e) if e.raw_os_error() == Some(22) => Ok(false), // EINVAL: before 5.14
+                Err(e) => Err(e),
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Ok(false)
+        }
+    }
+
     /// Removes the file from disk. Readers holding views keep the mapping until they drop them.
     pub fn destroy(&self) -> io::Result<()> {
         match std::fs::remove_file(&self.path) {

@@ -222,8 +222,9 @@ pub trait MessageFilter: Send + Sync {
 
 /// Called (on the appending thread, after the consume queue entry is written) for every message
 /// dispatched to a consume queue: topic, queue id, the queue's new max offset, tags code, and
-/// the message properties. Used by the broker to wake long-polling pulls.
-pub type ArrivalListener = Box<dyn Fn(&str, i32, i64, i64, &HashMap<String, String>) + Send + Sync>;
+/// the message properties still encoded (`decode_properties` reads them; the store does not
+/// build the map on its append path). Used by the broker to wake long-polling pulls.
+pub type ArrivalListener = Box<dyn Fn(&str, i32, i64, i64, &str) + Send + Sync>;
 
 #[derive(Debug, Default)]
 pub struct QueryMessageResult {
@@ -284,13 +285,13 @@ impl MessageStore {
     /// Appends one message and dispatches it to its consume queue (visible to `get_message`
     /// on return). Assigns queue offset, physical offset and store timestamp; `msg.queue_offset`,
     /// `physical_offset` and `store_timestamp` are ignored on input.
-    pub fn put_message(&self, msg: MessageRecord) -> PutMessageResult {
-        self.inner.put(vec![msg])
+    pub fn put_message(&self, mut msg: MessageRecord) -> PutMessageResult {
+        self.inner.put(std::slice::from_mut(&mut msg))
     }
 
     /// Appends a batch for one topic and queue with consecutive queue offsets, in one file.
-    pub fn put_messages(&self, msgs: Vec<MessageRecord>) -> PutMessageResult {
-        self.inner.put(msgs)
+    pub fn put_messages(&self, mut msgs: Vec<MessageRecord>) -> PutMessageResult {
+        self.inner.put(&mut msgs)
     }
 
     pub fn get_message(

@@ -8,18 +8,17 @@
 //!   (magic, size, body CRC), zero the torn tail, drop consume queue entries from that point on and
 //!   dispatch every message again so consume queues and index agree with the commitlog.
 
-use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::protocol::message::{decode_properties, MessageRecord, BLANK_MAGIC, MESSAGE_MAGIC};
+use crate::protocol::message::{MessageRecord, BLANK_MAGIC, MESSAGE_MAGIC};
 
 use super::checkpoint::Checkpoint;
 use super::commit_log::{store_timestamp_of, CommitLog};
 use super::consume_queue::ConsumeQueue;
-use super::default_message_store::{AppendState, DefaultMessageStore, QueueTable};
+use super::default_message_store::{AppendState, DefaultMessageStore, QueueTable, StoreProperties};
 use super::flush::{GroupCommit, Stopper};
 use super::index::IndexService;
 use super::mapped_file::{fsync_dir, MappedFile};
@@ -292,8 +291,7 @@ fn recover(store: &mut DefaultMessageStore, crashed: bool) -> Result<(), StoreEr
     let mut st = AppendState::default();
     for q in store.all_queues() {
         q.correct_min_offset(min_phys);
-        st.topic_queue_table
-            .insert((q.topic().to_string(), q.queue_id()), q.max_offset());
+        st.set_next_queue_offset(q.topic(), q.queue_id(), q.max_offset());
     }
     st.last_store_timestamp_ms = scanned.last_store_timestamp_ms;
     *store.append.get_mut().unwrap_or_else(|e| e.into_inner()) = st;
@@ -346,7 +344,7 @@ fn redispatch(
         let pos = (at - file.file_from_offset()) as usize;
         match read_slot(&file, pos, check_crc) {
             Slot::Record(m, n) => {
-                let props: HashMap<String, String> = decode_properties(&m.properties);
+                let props = StoreProperties::read(&m.properties);
                 store.dispatch(&m, &props, m.physical_offset, n as i32);
                 at += n as u64;
                 count += 1;
