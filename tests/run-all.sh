@@ -28,6 +28,12 @@ cargo test --workspace
 step "interop: genuine rocketmq-client-go v2 against our broker"
 ROCKETMQ_BIN="$root/target/debug/rocketmq" bash tests/interop-go/run.sh
 
+step "the Rust client against a genuine Apache RocketMQ 4.9 broker (Maven Central)"
+bash tests/java-smoke.sh
+
+step "store compatibility with Apache RocketMQ 4.9, both ways"
+bash tests/store-compat/run.sh
+
 step "bindings: C ABI (librocketmq) and the Go package"
 bash tests/run-bindings.sh
 
