@@ -40,4 +40,8 @@ bash tests/run-bindings.sh
 step "Python wheel: fresh venv, pip install ., pytest against the embedded broker"
 bash python/run-tests.sh
 
+step "bench smoke: bench/compare --short, both brokers (checks that every row produced a number, nothing about speed)"
+# The debug binary keeps CI short; real comparisons use the release build (the default).
+./bench/compare --short --binary "$root/target/debug/rocketmq" --out-dir "$(mktemp -d)"
+
 step "all tests passed"
