@@ -53,6 +53,32 @@ enum Command {
         #[arg(long, default_value = "0.0.0.0")]
         listen_ip: IpAddr,
     },
+    /// Load generator in the manner of RocketMQ's benchmark: producers or a consumer against
+    /// any name server; prints send TPS and RT (average / p99 / max) every second.
+    Bench {
+        /// `producer` or `consumer`.
+        #[arg(long, default_value = "producer")]
+        mode: String,
+        /// Name server list `host:port;host:port`.
+        #[arg(short = 'n', long, default_value = "127.0.0.1:9876")]
+        namesrv_addr: String,
+        #[arg(short = 't', long, default_value = "BenchmarkTest")]
+        topic: String,
+        #[arg(short = 'g', long, default_value = "benchmark_group")]
+        group: String,
+        /// Concurrent senders (producer) or consume threads (consumer).
+        #[arg(short = 'w', long, default_value_t = 1)]
+        threads: usize,
+        /// Body size in bytes.
+        #[arg(short = 's', long, default_value_t = 1024)]
+        size: usize,
+        /// Messages per send (1 = single sends, more = batch sends).
+        #[arg(short = 'b', long, default_value_t = 1)]
+        batch: usize,
+        /// Seconds to run.
+        #[arg(short = 'd', long, default_value_t = 10)]
+        duration_secs: u64,
+    },
     /// A broker alone, registering with the given name servers.
     Broker {
         #[arg(short = 'c', long = "config")]
@@ -89,19 +115,27 @@ fn home_store() -> PathBuf {
         .join("store")
 }
 
-async fn wait_for_signal() {
+/// Installs the SIGINT/SIGTERM handlers and returns a future that resolves on either. Call it
+/// before announcing READY, so a signal sent right after READY shuts down gracefully.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("SIGTERM handler");
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .expect("SIGINT handler");
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 
@@ -135,6 +169,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                     home_store()
                 }
             });
+            let signal = shutdown_signal();
             let cluster = EmbeddedCluster::start(EmbeddedConfig {
                 store_dir: Some(store_dir.clone()),
                 keep_store: true,
@@ -154,11 +189,47 @@ async fn run(cli: Cli) -> Result<(), String> {
                 cluster.broker_addr(),
                 store_dir.display()
             );
-            wait_for_signal().await;
+            signal.await;
             cluster.shutdown().await;
             Ok(())
         }
+        Command::Bench {
+            mode,
+            namesrv_addr,
+            topic,
+            group,
+            threads,
+            size,
+            batch,
+            duration_secs,
+        } => {
+            use rocketmq::client::bench::{self, BenchConfig, BenchMode};
+            let mode = match mode.as_str() {
+                "producer" => BenchMode::Producer,
+                "consumer" => BenchMode::Consumer,
+                other => return Err(format!("--mode {other}: use producer or consumer")),
+            };
+            let report = bench::run(BenchConfig {
+                namesrv_addr,
+                topic,
+                group,
+                mode,
+                threads,
+                message_size_bytes: size,
+                batch_size: batch,
+                duration: std::time::Duration::from_secs(duration_secs),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "TOTAL messages={} failures={} tps={:.0} avg_rt_ms={:.3} p99_rt_ms={:.3} max_rt_ms={:.3}",
+                report.messages, report.failures, report.tps, report.avg_rt_ms, report.p99_rt_ms, report.max_rt_ms
+            );
+            Ok(())
+        }
         Command::Namesrv { port, listen_ip } => {
+            let signal = shutdown_signal();
             let ns = NameServer::start(NamesrvConfig {
                 listen_addr: SocketAddr::new(listen_ip, port),
                 ..Default::default()
@@ -166,7 +237,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             .await
             .map_err(|e| format!("name server cannot listen on {listen_ip}:{port}: {e}"))?;
             println!("READY namesrv={}", ns.local_addr());
-            wait_for_signal().await;
+            signal.await;
             ns.shutdown().await;
             Ok(())
         }
@@ -188,9 +259,10 @@ async fn run(cli: Cli) -> Result<(), String> {
                 bc.namesrv_addr = std::env::var("NAMESRV_ADDR").ok();
             }
             let store = bc.store.root_dir.clone();
+            let signal = shutdown_signal();
             let broker = Broker::start(bc).await?;
             println!("READY broker={} store={}", broker.addr(), store.display());
-            wait_for_signal().await;
+            signal.await;
             broker.shutdown().await;
             Ok(())
         }

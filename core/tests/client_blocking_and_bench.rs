@@ -47,14 +47,20 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
         Message::new("Blocking", "two"),
         Box::new(move |r| {
             let nested = p2.send(Message::new("Blocking", "three"));
-            tx.lock().unwrap().send((r.is_ok(), nested.is_ok())).unwrap();
+            tx.lock()
+                .unwrap()
+                .send((r.is_ok(), nested.is_ok()))
+                .unwrap();
         }),
     )
     .unwrap();
     assert_eq!(rx.recv_timeout(support::DEADLINE).unwrap(), (true, true));
     p.send_oneway(Message::new("Blocking", "four")).unwrap();
-    p.send_batch(vec![Message::new("Blocking", "five"), Message::new("Blocking", "six")])
-        .unwrap();
+    p.send_batch(vec![
+        Message::new("Blocking", "five"),
+        Message::new("Blocking", "six"),
+    ])
+    .unwrap();
 
     let seen: Arc<Mutex<HashSet<String>>> = Default::default();
     let mut cfg = support::consumer_config(ns, "cg_blocking");
@@ -65,7 +71,9 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
     cons.register_message_listener_concurrently(Box::new(
         move |msgs: &[MessageExt], _: &ConsumeContext| {
             for m in msgs {
-                s2.lock().unwrap().insert(String::from_utf8_lossy(&m.body).into());
+                s2.lock()
+                    .unwrap()
+                    .insert(String::from_utf8_lossy(&m.body).into());
             }
             ConsumeResult::Success
         },
@@ -93,6 +101,13 @@ fn blocking_clients_work_from_plain_threads_and_callbacks() {
 #[test]
 fn bench_reports_send_and_consume_rates() {
     let c = cluster();
+    // The topic exists before the consumer starts, so its first rebalance finds the queues.
+    blocking::block_on(support::create_topic(
+        c.namesrv_addr(),
+        &[c.broker_addr()],
+        "BenchTopic",
+        4,
+    ));
     let ns = c.namesrv_addr().to_string();
     let consumer = std::thread::spawn({
         let ns = ns.clone();
@@ -132,7 +147,10 @@ fn bench_reports_send_and_consume_rates() {
     .unwrap();
     assert_eq!(batched.messages % 16, 0);
     let received = consumer.join().unwrap();
-    assert!(received.messages > 0, "the consumer saw the benchmark traffic");
+    assert!(
+        received.messages > 0,
+        "the consumer saw the benchmark traffic"
+    );
     blocking::block_on(c.shutdown());
 }
 
@@ -154,4 +172,64 @@ fn single_sync_producer_throughput() {
     .unwrap();
     blocking::block_on(c.shutdown());
     assert!(report.tps >= 5000.0, "{report:?}");
+}
+
+struct NeverAsked;
+impl rocketmq::client::TransactionListener for NeverAsked {
+    fn execute_local_transaction(
+        &self,
+        _: &Message,
+        _: &rocketmq::client::SendResult,
+    ) -> rocketmq::client::LocalTransactionState {
+        rocketmq::client::LocalTransactionState::RollbackMessage
+    }
+    fn check_local_transaction(&self, _: &MessageExt) -> rocketmq::client::LocalTransactionState {
+        rocketmq::client::LocalTransactionState::RollbackMessage
+    }
+}
+
+#[test]
+fn blocking_transaction_with_a_per_call_local_transaction() {
+    use rocketmq::client::LocalTransactionState;
+    let c = cluster();
+    let ns = c.namesrv_addr();
+    blocking::block_on(support::create_topic(
+        ns,
+        &[c.broker_addr()],
+        "BlockingTx",
+        1,
+    ));
+    let tp = blocking::TransactionProducer::new(
+        support::producer_config(ns, "pg_blocking_tx"),
+        std::sync::Arc::new(NeverAsked),
+    )
+    .unwrap();
+    tp.start().unwrap();
+    let r = tp
+        .send_message_in_transaction_with(
+            Message::new("BlockingTx", "per-call"),
+            Box::new(|m, _| {
+                assert_eq!(m.property("TRAN_MSG"), Some("true"));
+                LocalTransactionState::CommitMessage
+            }),
+        )
+        .unwrap();
+    assert_eq!(r.local_state, LocalTransactionState::CommitMessage);
+    tp.send_message_in_transaction(Message::new("BlockingTx", "listener-rolls-back"))
+        .unwrap();
+    let mut lcfg = LitePullConfig::new(&ns.to_string(), "cg_blocking_tx");
+    lcfg.consumer.consume_from_where = ConsumeFromWhere::FirstOffset;
+    let lite = LitePullConsumer::new(lcfg).unwrap();
+    lite.subscribe("BlockingTx", "*").unwrap();
+    lite.start().unwrap();
+    let mut got = Vec::new();
+    wait("committed message", || {
+        got.extend(lite.poll(Duration::from_millis(200)).unwrap());
+        !got.is_empty()
+    });
+    assert_eq!(&got[0].body[..], b"per-call");
+    assert!(lite.poll(Duration::from_millis(500)).unwrap().is_empty());
+    lite.shutdown();
+    tp.shutdown();
+    blocking::block_on(c.shutdown());
 }

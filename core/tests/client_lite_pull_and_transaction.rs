@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use rocketmq::client::lite_pull_consumer::LitePullConfig;
 use rocketmq::client::{
-    ConsumeFromWhere, LitePullConsumer, LocalTransactionState, Message, MessageExt,
-    MessageQueue, SendResult, TransactionListener, TransactionProducer,
+    ConsumeFromWhere, LitePullConsumer, LocalTransactionState, Message, MessageExt, MessageQueue,
+    SendResult, TransactionListener, TransactionProducer,
 };
 use support::*;
 
@@ -28,7 +28,11 @@ async fn poll_until(c: &LitePullConsumer, n: usize) -> Vec<MessageExt> {
     let mut got = Vec::new();
     let deadline = std::time::Instant::now() + DEADLINE;
     while got.len() < n {
-        assert!(std::time::Instant::now() < deadline, "polled {} of {n}", got.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "polled {} of {n}",
+            got.len()
+        );
         got.extend(c.poll(Duration::from_millis(500)).await.unwrap());
     }
     got
@@ -49,7 +53,10 @@ async fn lite_pull_polls_commits_and_seeks() {
     cons.subscribe("Lite", "*").unwrap();
     cons.start().await.unwrap();
     let got = poll_until(&cons, 20).await;
-    let bodies: HashSet<String> = got.iter().map(|m| String::from_utf8_lossy(&m.body).into()).collect();
+    let bodies: HashSet<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into())
+        .collect();
     assert_eq!(bodies.len(), 20);
     cons.commit_sync().await.unwrap();
     let queues = cons.assignment();
@@ -66,7 +73,10 @@ async fn lite_pull_polls_commits_and_seeks() {
     let again = poll_until(&cons, 1).await;
     assert!(again.iter().all(|m| m.queue_id == q0.queue_id));
     assert_eq!(again[0].queue_offset, 0);
-    assert!(cons.seek(&q0, 10_000).await.is_err(), "seek beyond the queue is refused");
+    assert!(
+        cons.seek(&q0, 10_000).await.is_err(),
+        "seek beyond the queue is refused"
+    );
     cons.seek_to_end(&q0).await.unwrap();
     cons.shutdown().await;
 
@@ -129,20 +139,35 @@ async fn transaction_commit_is_visible_rollback_is_not_and_checks_resolve_unknow
     });
     let tp = TransactionProducer::new(producer_config(ns, "pg_tx"), listener.clone()).unwrap();
     tp.start().await.unwrap();
-    let r = tp.send_message_in_transaction(Message::new("Tx", "commit")).await.unwrap();
+    let r = tp
+        .send_message_in_transaction(Message::new("Tx", "commit"))
+        .await
+        .unwrap();
     assert_eq!(r.local_state, LocalTransactionState::CommitMessage);
-    let r = tp.send_message_in_transaction(Message::new("Tx", "rollback")).await.unwrap();
+    let r = tp
+        .send_message_in_transaction(Message::new("Tx", "rollback"))
+        .await
+        .unwrap();
     assert_eq!(r.local_state, LocalTransactionState::RollbackMessage);
-    let r = tp.send_message_in_transaction(Message::new("Tx", "unknown")).await.unwrap();
+    let r = tp
+        .send_message_in_transaction(Message::new("Tx", "unknown"))
+        .await
+        .unwrap();
     assert_eq!(r.local_state, LocalTransactionState::Unknown);
 
     let cons = LitePullConsumer::new(lite_config(ns, "cg_tx", true)).unwrap();
     cons.subscribe("Tx", "*").unwrap();
     cons.start().await.unwrap();
     let got = poll_until(&cons, 2).await;
-    let bodies: Vec<String> = got.iter().map(|m| String::from_utf8_lossy(&m.body).into()).collect();
+    let bodies: Vec<String> = got
+        .iter()
+        .map(|m| String::from_utf8_lossy(&m.body).into())
+        .collect();
     assert!(bodies.contains(&"commit".to_string()));
-    assert!(bodies.contains(&"unknown".to_string()), "the broker's check committed it: {bodies:?}");
+    assert!(
+        bodies.contains(&"unknown".to_string()),
+        "the broker's check committed it: {bodies:?}"
+    );
     assert!(!bodies.contains(&"rollback".to_string()));
     assert!(listener.checks.load(Ordering::SeqCst) >= 1);
     let extra = cons.poll(Duration::from_millis(500)).await.unwrap();

@@ -15,14 +15,21 @@ use rocketmq::client::{
 use rocketmq::protocol::ids::decode_offset_msg_id;
 use support::*;
 
-async fn read_all(ns: std::net::SocketAddr, topic: &str, queues: &[MessageQueue]) -> Vec<MessageExt> {
+async fn read_all(
+    ns: std::net::SocketAddr,
+    topic: &str,
+    queues: &[MessageQueue],
+) -> Vec<MessageExt> {
     let c = LitePullConsumer::new(LitePullConfig::new(&ns.to_string(), "reader")).unwrap();
     c.start().await.unwrap();
     let mut all = Vec::new();
     for q in queues {
         let mut off = 0;
         loop {
-            let r = c.pull(q, "*", off, 32, Duration::from_secs(5)).await.unwrap();
+            let r = c
+                .pull(q, "*", off, 32, Duration::from_secs(5))
+                .await
+                .unwrap();
             if r.msgs.is_empty() {
                 break;
             }
@@ -86,7 +93,10 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
     ids.extend(batch_ids.iter().map(|s| s.to_string()));
 
     let big = vec![b'z'; 10_000];
-    let r = p.send(Message::new("SendModes", big.clone())).await.unwrap();
+    let r = p
+        .send(Message::new("SendModes", big.clone()))
+        .await
+        .unwrap();
     ids.insert(r.msg_id.clone());
 
     let queues = p.fetch_publish_queues("SendModes").await.unwrap();
@@ -94,7 +104,11 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
     let mut all = Vec::new();
     let deadline = std::time::Instant::now() + DEADLINE;
     while all.len() != 41 {
-        assert!(std::time::Instant::now() < deadline, "all 41 messages readable, got {}", all.len());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "all 41 messages readable, got {}",
+            all.len()
+        );
         all = read_all(ns, "SendModes", &queues).await;
     }
     let bodies: HashSet<String> = all
@@ -107,17 +121,22 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
         }
     }
     let big_msg = all.iter().find(|m| m.msg_id == r.msg_id).unwrap();
-    assert_eq!(&big_msg.body[..], &big[..], "compressed body comes back inflated");
+    assert_eq!(
+        &big_msg.body[..],
+        &big[..],
+        "compressed body comes back inflated"
+    );
     assert_eq!(big_msg.sys_flag & 0x1, 0x1);
     for m in &all {
         if !m.body.starts_with(b"oneway") {
-            assert!(ids.contains(&m.msg_id), "msg id {} was returned by send", m.msg_id);
+            assert!(
+                ids.contains(&m.msg_id),
+                "msg id {} was returned by send",
+                m.msg_id
+            );
         }
     }
-    assert_eq!(
-        all.iter().filter(|m| m.tags() == Some("TagA")).count(),
-        10
-    );
+    assert_eq!(all.iter().filter(|m| m.tags() == Some("TagA")).count(), 10);
     p.shutdown().await;
     c.shutdown().await;
 }
@@ -174,7 +193,10 @@ async fn send_retries_on_the_other_broker_when_one_stops() {
     let p = producer(ns, "pg_retry").await;
     let mut seen = HashSet::new();
     for i in 0..8 {
-        let r = p.send(Message::new("TwoBrokers", format!("{i}"))).await.unwrap();
+        let r = p
+            .send(Message::new("TwoBrokers", format!("{i}")))
+            .await
+            .unwrap();
         seen.insert(r.message_queue.broker_name);
     }
     assert_eq!(seen.len(), 2, "round robin spreads over both brokers");

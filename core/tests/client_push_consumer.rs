@@ -16,7 +16,11 @@ use support::*;
 
 type Seen = Arc<Mutex<Vec<String>>>;
 
-fn recording_consumer(cfg: rocketmq::client::ConsumerConfig, topic: &str, seen: &Seen) -> PushConsumer {
+fn recording_consumer(
+    cfg: rocketmq::client::ConsumerConfig,
+    topic: &str,
+    seen: &Seen,
+) -> PushConsumer {
     let c = PushConsumer::new(cfg).unwrap();
     c.subscribe(topic, "*").unwrap();
     let seen = seen.clone();
@@ -50,14 +54,18 @@ async fn clustering_consumer_receives_everything_with_tag_filter() {
     let cons = PushConsumer::new(consumer_config(ns, "cg_push")).unwrap();
     cons.subscribe("PushAll", "A || C").unwrap();
     let s2 = seen.clone();
-    cons.register_message_listener_concurrently(move |msgs: &[MessageExt], ctx: &ConsumeContext| {
-        assert_eq!(ctx.queue.topic, "PushAll");
-        for m in msgs {
-            assert_eq!(m.tags(), Some("A"));
-            s2.lock().unwrap().push(String::from_utf8_lossy(&m.body).to_string());
-        }
-        ConsumeResult::Success
-    });
+    cons.register_message_listener_concurrently(
+        move |msgs: &[MessageExt], ctx: &ConsumeContext| {
+            assert_eq!(ctx.queue.topic, "PushAll");
+            for m in msgs {
+                assert_eq!(m.tags(), Some("A"));
+                s2.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&m.body).to_string());
+            }
+            ConsumeResult::Success
+        },
+    );
     cons.start().await.unwrap();
     wait_until("25 tag-A messages", || distinct(&seen) == 25).await;
     // Messages sent while consuming arrive too (long polling wakes up).
@@ -67,7 +75,13 @@ async fn clustering_consumer_receives_everything_with_tag_filter() {
             .unwrap();
     }
     wait_until("35 tag-A messages", || distinct(&seen) == 35).await;
-    assert_eq!(cons.assigned_queues().iter().filter(|q| q.topic == "PushAll").count(), 4);
+    assert_eq!(
+        cons.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "PushAll")
+            .count(),
+        4
+    );
     cons.shutdown().await;
     p.shutdown().await;
     c.shutdown().await;
@@ -84,20 +98,29 @@ async fn two_consumers_split_queues_and_the_survivor_takes_over_without_loss() {
     let b = recording_consumer(consumer_config(ns, "cg_split"), "Split", &seen);
     a.start().await.unwrap();
     b.start().await.unwrap();
-    let split = |c: &PushConsumer| c.assigned_queues().iter().filter(|q| q.topic == "Split").count();
+    let split = |c: &PushConsumer| {
+        c.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "Split")
+            .count()
+    };
     wait_until("queues split 4/4", || split(&a) == 4 && split(&b) == 4).await;
     let qa: HashSet<_> = a.assigned_queues().into_iter().collect();
     let qb: HashSet<_> = b.assigned_queues().into_iter().collect();
     assert!(qa.is_disjoint(&qb));
 
     for i in 0..100 {
-        p.send(Message::new("Split", format!("m{i}"))).await.unwrap();
+        p.send(Message::new("Split", format!("m{i}")))
+            .await
+            .unwrap();
     }
     wait_until("first 100 consumed", || distinct(&seen) == 100).await;
     b.shutdown().await;
     wait_until("survivor owns all 8 queues", || split(&a) == 8).await;
     for i in 100..200 {
-        p.send(Message::new("Split", format!("m{i}"))).await.unwrap();
+        p.send(Message::new("Split", format!("m{i}")))
+            .await
+            .unwrap();
     }
     wait_until("all 200 consumed", || distinct(&seen) == 200).await;
     a.shutdown().await;
@@ -138,7 +161,10 @@ async fn broadcasting_delivers_every_message_to_every_consumer() {
     }
     // Broadcasting offsets live in local files under the configured directory.
     let files: Vec<_> = walk(dir.path());
-    assert!(files.iter().any(|f| f.ends_with("offsets.json")), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with("offsets.json")),
+        "{files:?}"
+    );
     p.shutdown().await;
     c.shutdown().await;
 }
@@ -180,7 +206,10 @@ async fn failed_and_panicking_listeners_get_messages_again() {
             v.push(m.reconsume_times);
             v.len()
         };
-        assert_eq!(m.topic, "Retry", "retried messages carry their original topic");
+        assert_eq!(
+            m.topic, "Retry",
+            "retried messages carry their original topic"
+        );
         match (body.as_str(), n) {
             ("fail", 1) => ConsumeResult::ReconsumeLater,
             ("panic", 1) => panic!("listener failure"),
@@ -229,7 +258,11 @@ async fn orderly_consumption_keeps_per_key_order() {
         let result = if seq == 5 && fail_once.fetch_add(1, Ordering::SeqCst) == 0 {
             ConsumeResult::ReconsumeLater
         } else {
-            s2.lock().unwrap().entry(key.to_string()).or_default().push(seq);
+            s2.lock()
+                .unwrap()
+                .entry(key.to_string())
+                .or_default()
+                .push(seq);
             ConsumeResult::Success
         };
         queue_busy.lock().unwrap().remove(&ctx.queue.queue_id);
@@ -244,13 +277,59 @@ async fn orderly_consumption_keeps_per_key_order() {
         }
     }
     wait_until("60 in order", || {
-        seen.lock().unwrap().values().map(|v| v.len()).sum::<usize>() == 60
+        seen.lock()
+            .unwrap()
+            .values()
+            .map(|v| v.len())
+            .sum::<usize>()
+            == 60
     })
     .await;
     for (k, v) in seen.lock().unwrap().iter() {
         assert_eq!(*v, (0..20).collect::<Vec<_>>(), "order of {k}");
     }
-    assert_eq!(violations.load(Ordering::SeqCst), 0, "one thread per queue at a time");
+    assert_eq!(
+        violations.load(Ordering::SeqCst),
+        0,
+        "one thread per queue at a time"
+    );
+    cons.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_keeps_going_when_one_of_two_brokers_stops() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    let dir = tempfile::tempdir().unwrap();
+    let b = extra_broker(ns, "broker-b", dir.path()).await;
+    create_topic(ns, &[c.broker_addr(), b.addr()], "TwoSides", 2).await;
+    let p = producer(ns, "pg_two_sides").await;
+    let seen: Seen = Default::default();
+    let cons = recording_consumer(consumer_config(ns, "cg_two_sides"), "TwoSides", &seen);
+    cons.start().await.unwrap();
+    wait_until("queues on both brokers", || {
+        cons.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "TwoSides")
+            .count()
+            == 4
+    })
+    .await;
+    for i in 0..20 {
+        p.send(Message::new("TwoSides", format!("a{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("first 20 from both brokers", || distinct(&seen) == 20).await;
+    b.shutdown().await;
+    for i in 0..20 {
+        p.send(Message::new("TwoSides", format!("b{i}")))
+            .await
+            .unwrap();
+    }
+    wait_until("20 more via the remaining broker", || distinct(&seen) == 40).await;
     cons.shutdown().await;
     p.shutdown().await;
     c.shutdown().await;

@@ -7,9 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use rocketmq::broker::{Broker, BrokerConfig};
-use rocketmq::client::{
-    ClientConfig, ConsumeFromWhere, ConsumerConfig, Producer, ProducerConfig,
-};
+use rocketmq::client::{ClientConfig, ConsumeFromWhere, ConsumerConfig, Producer, ProducerConfig};
 use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::protocol::bodies::TopicRouteData;
 use rocketmq::protocol::json::from_fastjson;
@@ -26,15 +24,17 @@ pub async fn cluster() -> EmbeddedCluster {
 
 /// A second broker (its own store) registering with the cluster's name server.
 pub async fn extra_broker(namesrv: SocketAddr, name: &str, dir: &std::path::Path) -> Broker {
-    let mut bc = BrokerConfig::default();
-    bc.broker_name = name.to_string();
+    let mut bc = BrokerConfig {
+        broker_name: name.to_string(),
+        namesrv_addr: Some(namesrv.to_string()),
+        listen_ip: "127.0.0.1".parse().unwrap(),
+        listen_port: 0,
+        broker_ip: Some("127.0.0.1".parse().unwrap()),
+        ..Default::default()
+    };
     bc.store.root_dir = dir.to_path_buf();
     bc.store.commit_log_file_size_bytes = rocketmq::embedded::SMALL_COMMIT_LOG_FILE_BYTES;
     bc.store.consume_queue_file_size_bytes = rocketmq::embedded::SMALL_CONSUME_QUEUE_FILE_BYTES;
-    bc.namesrv_addr = Some(namesrv.to_string());
-    bc.listen_ip = "127.0.0.1".parse().unwrap();
-    bc.listen_port = 0;
-    bc.broker_ip = Some("127.0.0.1".parse().unwrap());
     Broker::start(bc).await.expect("second broker starts")
 }
 
@@ -67,9 +67,11 @@ pub async fn create_topic(namesrv: SocketAddr, brokers: &[SocketAddr], topic: &s
             let req = RemotingCommand::request(request_code::GET_ROUTEINFO_BY_TOPIC)
                 .with_ext("topic", &topic);
             match client.invoke(&ns, req, Duration::from_secs(5)).await {
-                Ok(r) if r.code == response_code::SUCCESS => from_fastjson::<TopicRouteData>(&r.body)
-                    .map(|rd| rd.queue_datas.len() == n)
-                    .unwrap_or(false),
+                Ok(r) if r.code == response_code::SUCCESS => {
+                    from_fastjson::<TopicRouteData>(&r.body)
+                        .map(|rd| rd.queue_datas.len() == n)
+                        .unwrap_or(false)
+                }
                 _ => false,
             }
         }

@@ -31,6 +31,7 @@ type brokerProcess struct {
 	namesrvAddr string
 	brokerAddr  string
 	storeDir    string
+	readyAt     time.Time
 	exited      chan struct{} // closed when the process has exited
 	exitErr     error         // valid after exited is closed
 }
@@ -40,13 +41,17 @@ type brokerProcess struct {
 type brokerUnderTest struct {
 	kind     string // "rust" or "java"
 	bin      string // ROCKETMQ_BIN or the path of start.sh
-	conf     string // optional broker config file (-c)
+	conf     string // optional broker config file (-c), ROCKETMQ_BROKER_CONF
 	workDir  string
 	storeDir string // kept across restarts
 	logFile  *os.File
 
 	mu   sync.Mutex
 	proc *brokerProcess
+	// settings are broker.conf keys tests asked for (see settings_test.go);
+	// when there are any, the broker runs with settingsConf: conf plus them.
+	settings     map[string]string
+	settingsConf string
 }
 
 func newBrokerUnderTest(workDir string) (*brokerUnderTest, error) {
@@ -95,6 +100,10 @@ func newBrokerUnderTest(workDir string) (*brokerUnderTest, error) {
 var errNoTarget = errors.New("no broker under test: set ROCKETMQ_BIN=/path/to/rocketmq or ROCKETMQ_TARGET=java (see run.sh)")
 
 func (b *brokerUnderTest) command() *exec.Cmd {
+	conf := b.conf
+	if b.settingsConf != "" {
+		conf = b.settingsConf
+	}
 	var cmd *exec.Cmd
 	switch b.kind {
 	case "rust":
@@ -103,16 +112,16 @@ func (b *brokerUnderTest) command() *exec.Cmd {
 			"--namesrv-port", "0",
 			"--broker-port", "0",
 			"--broker-ip", "127.0.0.1"}
-		if b.conf != "" {
-			args = append(args, "-c", b.conf)
+		if conf != "" {
+			args = append(args, "-c", conf)
 		}
 		cmd = exec.Command(b.bin, args...)
 	case "java":
 		args := []string{b.bin,
 			"--store-dir", b.storeDir,
 			"--run-dir", filepath.Join(b.workDir, "java-run")}
-		if b.conf != "" {
-			args = append(args, "-c", b.conf)
+		if conf != "" {
+			args = append(args, "-c", conf)
 		}
 		cmd = exec.Command("bash", args...)
 	}
@@ -176,6 +185,7 @@ func (b *brokerUnderTest) start() error {
 			return err
 		}
 		p.namesrvAddr, p.brokerAddr, p.storeDir = fields["namesrv"], fields["broker"], fields["store"]
+		p.readyAt = time.Now()
 		b.proc = p
 		fmt.Fprintf(b.logFile, "==== ready after %v: %s\n", time.Since(began).Round(time.Millisecond), line)
 		return nil

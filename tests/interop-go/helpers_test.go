@@ -205,23 +205,22 @@ func (in *inbox) countByBody() map[string]int {
 	return counts
 }
 
-// hasAll reports whether every body in want was delivered at least once.
-func (in *inbox) hasAll(want []string) bool {
-	counts := in.countByBody()
-	for _, b := range want {
-		if counts[b] == 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // waitBodies waits until every body in want has arrived, then requires that
 // each arrived exactly once and that nothing else arrived.
 func (in *inbox) waitBodies(t *testing.T, who string, want []string) {
 	t.Helper()
-	waitFor(t, deliveryTimeout, fmt.Sprintf("%s to receive %d messages", who, len(want)), func() bool {
-		return in.hasAll(want)
+	waitUntil(t, deliveryTimeout, fmt.Sprintf("%s to receive %d messages", who, len(want)), func() (bool, string) {
+		counts := in.countByBody()
+		var missing []string
+		for _, b := range want {
+			if counts[b] == 0 {
+				missing = append(missing, b)
+			}
+		}
+		if len(missing) == 0 {
+			return true, ""
+		}
+		return false, fmt.Sprintf("%d deliveries, %d of %d still missing, e.g. %q", len(in.all()), len(missing), len(want), short(missing[0]))
 	})
 	requireExactly(t, who, in.countByBody(), want)
 }

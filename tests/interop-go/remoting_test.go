@@ -17,6 +17,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 )
 
 type remotingHeader struct {
@@ -200,4 +202,62 @@ func groupConsumers(group string) ([]string, error) {
 	default:
 		return nil, fmt.Errorf("GET_CONSUMER_LIST_BY_GROUP: code %d %s", resp.Code, resp.Remark)
 	}
+}
+
+const (
+	codeConsumerNotOnline = 206
+	codeGetMaxOffset      = 30
+	codeQueryMessage      = 12
+	codeResetOffset       = 222 // INVOKE_BROKER_TO_RESET_OFFSET
+)
+
+// queueMaxOffset is the offset after the last message of a queue
+// (GET_MAX_OFFSET); 0 for a queue or topic the broker does not have.
+func queueMaxOffset(topic string, queueID int) (int64, error) {
+	resp, _, err := remotingCall(brokerAddr(), codeGetMaxOffset, map[string]string{
+		"topic":   topic,
+		"queueId": strconv.Itoa(queueID),
+	})
+	if err != nil {
+		return 0, err
+	}
+	if resp.Code != codeSuccess {
+		return 0, fmt.Errorf("GET_MAX_OFFSET %s/%d: code %d %s", topic, queueID, resp.Code, resp.Remark)
+	}
+	return strconv.ParseInt(resp.ExtFields["offset"], 10, 64)
+}
+
+// queryByKey asks the broker's index for the messages of topic with the
+// given key (QUERY_MESSAGE); none (QUERY_NOT_FOUND) is an empty list.
+func queryByKey(topic, key string) ([]*primitive.MessageExt, error) {
+	resp, body, err := remotingCall(brokerAddr(), codeQueryMessage, map[string]string{
+		"topic":          topic,
+		"key":            key,
+		"maxNum":         "32",
+		"beginTimestamp": "0",
+		"endTimestamp":   strconv.FormatInt(time.Now().Add(time.Hour).UnixMilli(), 10),
+	})
+	if err != nil {
+		return nil, err
+	}
+	switch resp.Code {
+	case codeSuccess:
+		return primitive.DecodeMessage(body), nil
+	case codeQueryNotFound:
+		return nil, nil
+	default:
+		return nil, fmt.Errorf("QUERY_MESSAGE %s key %s: code %d %s", topic, key, resp.Code, resp.Remark)
+	}
+}
+
+// resetOffsetByTime asks the broker to move group's offsets on topic to the
+// first message stored at or after timestampMs (INVOKE_BROKER_TO_RESET_OFFSET,
+// isForce: also backwards), as `mqadmin resetOffsetByTime` does.
+func resetOffsetByTime(group, topic string, timestampMs int64) (*remotingHeader, []byte, error) {
+	return remotingCall(brokerAddr(), codeResetOffset, map[string]string{
+		"topic":     topic,
+		"group":     group,
+		"timestamp": strconv.FormatInt(timestampMs, 10),
+		"isForce":   "true",
+	})
 }

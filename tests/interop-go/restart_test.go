@@ -92,3 +92,27 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	sendOK(t, p2, primitive.NewMessage(topic, []byte("after-crash")))
 	in.waitBodies(t, "the same consumer", append(append([]string(nil), want...), "after-crash"))
 }
+
+// A broker stopped with SIGTERM right after it printed READY still shuts
+// down gracefully (exit status 0): READY promises that it is fully up.
+func TestStopRightAfterReady(t *testing.T) {
+	rounds := 10
+	if target.kind == "java" {
+		rounds = 1 // each start of the two JVMs takes many seconds
+	}
+	dir := t.TempDir()
+	b, err := newBrokerUnderTest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.logFile.Close()
+	for i := 0; i < rounds; i++ {
+		if err := b.start(); err != nil {
+			t.Fatalf("round %d: start: %v", i, err)
+		}
+		if err := b.stop(true); err != nil {
+			dumpTail(b.logFile.Name(), 20)
+			t.Fatalf("round %d: SIGTERM right after READY: %v", i, err)
+		}
+	}
+}

@@ -44,6 +44,11 @@ if [ "${ROCKETMQ_TARGET:-}" = java ]; then
     "$HERE/../java-broker/start.sh" --fetch-only
 fi
 
+# Paths given relative to the caller's directory must survive the cd below.
+abspath() { case "$1" in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+[ -z "${ROCKETMQ_BIN:-}" ] || export ROCKETMQ_BIN="$(abspath "$ROCKETMQ_BIN")"
+[ -z "${ROCKETMQ_BROKER_CONF:-}" ] || export ROCKETMQ_BROKER_CONF="$(abspath "$ROCKETMQ_BROKER_CONF")"
+
 cd "$HERE"
 # -race is left off: it slows the genuine client's many goroutines a lot on a
 # two-core machine, and the code under test is the broker, not this suite.

@@ -21,6 +21,15 @@ impl MessageFilter for All {
     }
 }
 
+/// The queue offset a decision about this half message is recorded under: the original half
+/// message's, carried by check-back copies in `TRAN_PREPARED_QUEUE_OFFSET`.
+pub fn decision_key(half: &MessageRecord, props: &HashMap<String, String>) -> i64 {
+    props
+        .get(property::TRANSACTION_PREPARED_QUEUE_OFFSET)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(half.queue_offset)
+}
+
 #[derive(Default)]
 pub struct TransactionService {
     /// Queue offsets (in the half topic) of half messages with a decision (an op record).
@@ -71,6 +80,9 @@ impl TransactionService {
             .unwrap_or(0)
             .max(inner.store.min_offset_in_queue(TRANS_HALF_TOPIC, 0));
         let now = crate::protocol::now_ms();
+        // Copies re-appended by this pass are left for the next one, so a pass checks each
+        // undecided transaction once.
+        let pass_start = now;
         'scan: loop {
             let r = inner
                 .store
@@ -83,11 +95,15 @@ impl TransactionService {
                     offset += 1;
                     continue;
                 };
-                if self.is_done(half.queue_offset) {
+                if half.store_timestamp >= pass_start {
+                    break 'scan;
+                }
+                let mut props = decode_properties(&half.properties);
+                let key = decision_key(&half, &props);
+                if self.is_done(key) {
                     offset = half.queue_offset + 1;
                     continue;
                 }
-                let mut props = decode_properties(&half.properties);
                 let immunity_ms = props
                     .get(property::CHECK_IMMUNITY_TIME_IN_SECONDS)
                     .and_then(|s| s.parse::<i64>().ok())
@@ -125,7 +141,7 @@ impl TransactionService {
                 );
                 props.insert(
                     property::TRANSACTION_PREPARED_QUEUE_OFFSET.into(),
-                    half.queue_offset.to_string(),
+                    key.to_string(),
                 );
                 let again = MessageRecord {
                     properties: encode_properties(&props),
@@ -141,8 +157,8 @@ impl TransactionService {
                 }) else {
                     break 'scan;
                 };
-                // The old copy is superseded by the new one.
-                self.mark_done(half.queue_offset);
+                // The old copy is superseded by the new one: the scan moves past it, while a
+                // late answer about it still decides the transaction (same decision key).
                 offset = half.queue_offset + 1;
                 let stored = MessageRecord {
                     queue_offset: append.logics_offset,
@@ -152,7 +168,7 @@ impl TransactionService {
                 };
                 send_check(inner, stored, &props);
             }
-            if r.next_begin_offset <= offset && r.messages.is_empty() {
+            if r.messages.is_empty() {
                 break;
             }
         }

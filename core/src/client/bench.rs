@@ -85,7 +85,8 @@ fn summarize(rts: &mut [u64]) -> (f64, f64, f64) {
     }
     rts.sort_unstable();
     let avg = rts.iter().sum::<u64>() as f64 / rts.len() as f64 / 1000.0;
-    let p99 = rts[((rts.len() as f64 * 0.99).ceil() as usize).clamp(1, rts.len()) - 1] as f64 / 1000.0;
+    let p99 =
+        rts[((rts.len() as f64 * 0.99).ceil() as usize).clamp(1, rts.len()) - 1] as f64 / 1000.0;
     let max = *rts.last().unwrap() as f64 / 1000.0;
     (avg, p99, max)
 }
@@ -111,7 +112,13 @@ pub async fn run(config: BenchConfig) -> Result<BenchReport> {
     let mut last = 0;
     let mut tick = Instant::now();
     while start.elapsed() < config.duration {
-        tokio::time::sleep(config.report_interval.min(config.duration.saturating_sub(start.elapsed())).max(Duration::from_millis(1))).await;
+        tokio::time::sleep(
+            config
+                .report_interval
+                .min(config.duration.saturating_sub(start.elapsed()))
+                .max(Duration::from_millis(1)),
+        )
+        .await;
         let now = stats.messages.load(Ordering::Relaxed);
         let mut rts = std::mem::take(&mut *stats.interval_rts.lock().unwrap());
         let secs = tick.elapsed().as_secs_f64().max(1e-9);
@@ -185,9 +192,13 @@ async fn start_producers(
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 let r = if batch == 1 {
-                    p.send(Message::new(topic.clone(), body.clone())).await.map(|_| ())
+                    p.send(Message::new(topic.clone(), body.clone()))
+                        .await
+                        .map(|_| ())
                 } else {
-                    let msgs = (0..batch).map(|_| Message::new(topic.clone(), body.clone())).collect();
+                    let msgs = (0..batch)
+                        .map(|_| Message::new(topic.clone(), body.clone()))
+                        .collect();
                     p.send_batch(msgs).await.map(|_| ())
                 };
                 match r {
@@ -224,14 +235,16 @@ async fn start_consumer(
     let consumer = PushConsumer::new(cc)?;
     consumer.subscribe(&config.topic, "*")?;
     let s = stats.clone();
-    consumer.register_message_listener_concurrently(move |msgs: &[MessageExt], _: &ConsumeContext| {
-        let now = crate::protocol::now_ms();
-        for m in msgs {
-            // Born-to-consume latency, in µs (ms precision).
-            s.record(1, ((now - m.born_timestamp).max(0) as u64) * 1000);
-        }
-        ConsumeResult::Success
-    });
+    consumer.register_message_listener_concurrently(
+        move |msgs: &[MessageExt], _: &ConsumeContext| {
+            let now = crate::protocol::now_ms();
+            for m in msgs {
+                // Born-to-consume latency, in µs (ms precision).
+                s.record(1, ((now - m.born_timestamp).max(0) as u64) * 1000);
+            }
+            ConsumeResult::Success
+        },
+    );
     consumer.start().await?;
     Ok(Box::new(move || {
         Box::pin(async move {

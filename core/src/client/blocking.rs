@@ -16,15 +16,20 @@ use super::error::Result;
 use super::lite_pull_consumer::LitePullConfig;
 use super::message::{Message, MessageExt, SendResult};
 use super::producer::{
-    MessageQueueSelector, ProducerConfig, TransactionListener, TransactionSendResult,
+    LocalTransactionState, MessageQueueSelector, ProducerConfig, TransactionListener,
+    TransactionSendResult,
 };
 use super::pull::PullResult;
 use crate::protocol::bodies::MessageQueue;
 
 /// Completion callback of an asynchronous send.
 pub type SendCallback = Box<dyn Fn(Result<SendResult>) + Send + Sync + 'static>;
+/// A local transaction for one `send_message_in_transaction_with` call.
+pub type LocalTransactionFn =
+    Box<dyn FnOnce(&Message, &SendResult) -> LocalTransactionState + Send + 'static>;
 /// A message listener as bindings pass it.
-pub type ListenerFn = Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
+pub type ListenerFn =
+    Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
 
 /// The runtime shared by every blocking client in the process.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
@@ -90,7 +95,7 @@ impl Producer {
     /// Returns at once; `callback` runs on a runtime thread when the send completes.
     pub fn send_async(&self, msg: Message, callback: SendCallback) -> Result<()> {
         let _g = runtime().enter();
-        self.inner.send_with_callback(msg, move |r| callback(r))
+        self.inner.send_with_callback(msg, callback)
     }
     pub fn send_oneway(&self, msg: Message) -> Result<()> {
         block_on(self.inner.send_oneway(msg))
@@ -142,6 +147,20 @@ impl TransactionProducer {
     pub fn send_message_in_transaction(&self, msg: Message) -> Result<TransactionSendResult> {
         block_on(self.inner.send_message_in_transaction(msg))
     }
+    /// With a local transaction for this call only (runs on the calling thread).
+    pub fn send_message_in_transaction_with(
+        &self,
+        msg: Message,
+        local: LocalTransactionFn,
+    ) -> Result<TransactionSendResult> {
+        block_on(self.inner.send_message_in_transaction_with(msg, local))
+    }
+    /// The plain producer of the same group.
+    pub fn producer(&self) -> Producer {
+        Producer {
+            inner: self.inner.producer().clone(),
+        }
+    }
 }
 
 /// Blocking push consumer; the listener runs on the consumer's own threads.
@@ -166,10 +185,9 @@ impl PushConsumer {
         self.inner.unsubscribe(topic)
     }
     pub fn register_message_listener_concurrently(&self, listener: ListenerFn) {
-        self.inner
-            .register_message_listener_concurrently(move |m: &[MessageExt], c: &ConsumeContext| {
-                listener(m, c)
-            })
+        self.inner.register_message_listener_concurrently(
+            move |m: &[MessageExt], c: &ConsumeContext| listener(m, c),
+        )
     }
     pub fn register_message_listener_orderly(&self, listener: ListenerFn) {
         self.inner
@@ -191,6 +209,13 @@ impl PushConsumer {
     }
     pub fn assigned_queues(&self) -> Vec<MessageQueue> {
         self.inner.assigned_queues()
+    }
+    pub fn rebalance_now(&self) {
+        self.inner.rebalance_now()
+    }
+    /// Commits the consumed offsets now (also done every few seconds and at shutdown).
+    pub fn persist_offsets(&self) -> Result<()> {
+        block_on(self.inner.persist_offsets())
     }
     pub fn client_id(&self) -> String {
         self.inner.client_id().to_string()
@@ -265,6 +290,9 @@ impl LitePullConsumer {
         max_nums: i32,
         timeout: Duration,
     ) -> Result<PullResult> {
-        block_on(self.inner.pull(mq, tag_expression, offset, max_nums, timeout))
+        block_on(
+            self.inner
+                .pull(mq, tag_expression, offset, max_nums, timeout),
+        )
     }
 }

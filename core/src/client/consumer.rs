@@ -21,6 +21,9 @@ pub enum MessageModel {
 }
 
 impl MessageModel {
+    pub fn is_clustering(self) -> bool {
+        self == MessageModel::Clustering
+    }
     pub fn wire_name(self) -> &'static str {
         match self {
             MessageModel::Clustering => "CLUSTERING",
@@ -250,6 +253,7 @@ pub(crate) async fn allocate_queues(
             let mut cids = instance.consumer_ids(topic, group).await?;
             cids.sort();
             cids.dedup();
+            tracing::trace!(topic, ?cids, me = instance.client_id(), "group members");
             Ok(config
                 .allocate_strategy
                 .allocate(group, instance.client_id(), &mq_all, &cids))

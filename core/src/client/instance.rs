@@ -68,6 +68,12 @@ pub(crate) struct InstanceInner {
     tasks: Mutex<Vec<JoinHandle<()>>>,
     started: AtomicBool,
     stop_tx: watch::Sender<bool>,
+    /// Set once shutdown has unregistered: no request (and so no new connection) after that,
+    /// or a late heartbeat could register a ghost client on a connection nobody closes.
+    closed: AtomicBool,
+    /// Held while a heartbeat is out; shutdown waits on it so that no heartbeat can reach a
+    /// broker after (and undo) the unregistration.
+    heartbeat_lock: tokio::sync::Mutex<()>,
 }
 
 /// A cheap handle on one client's shared machinery.
@@ -104,6 +110,8 @@ impl ClientInstance {
             tasks: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
             stop_tx,
+            closed: AtomicBool::new(false),
+            heartbeat_lock: tokio::sync::Mutex::new(()),
         });
         let _ = handler.instance.set(Arc::downgrade(&inner));
         Ok(ClientInstance { inner })
@@ -197,11 +205,15 @@ impl ClientInstance {
         if self.inner.stop_tx.send_replace(true) {
             return;
         }
+        // New heartbeats now return at once; wait for one already out to be answered.
+        let hb_guard = self.inner.heartbeat_lock.lock().await;
         let tasks: Vec<JoinHandle<()>> = std::mem::take(&mut *self.inner.tasks.lock().unwrap());
         for t in tasks {
             t.abort();
         }
         self.unregister_all().await;
+        self.inner.closed.store(true, Ordering::SeqCst);
+        drop(hb_guard);
         self.inner.remoting.close_all().await;
     }
 
@@ -238,10 +250,16 @@ impl ClientInstance {
         }
     }
 
-    fn prepare(&self, cmd: &mut RemotingCommand) {
+    fn prepare(&self, cmd: &mut RemotingCommand) -> Result<()> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(ClientError::state(
+                "the client was shut down; create a new producer or consumer",
+            ));
+        }
         if let Some(c) = &self.inner.config.credentials {
             acl::sign(c, cmd);
         }
+        Ok(())
     }
 
     /// Sends a request (signed when credentials are set) and waits for the response.
@@ -251,18 +269,18 @@ impl ClientInstance {
         mut cmd: RemotingCommand,
         timeout: Duration,
     ) -> Result<RemotingCommand> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(self.inner.remoting.invoke(addr, cmd, timeout).await?)
     }
 
     pub async fn invoke_oneway(&self, addr: &str, mut cmd: RemotingCommand) -> Result<()> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(self.inner.remoting.invoke_oneway(addr, cmd).await?)
     }
 
     /// A oneway request on an existing channel (answers to broker-initiated requests).
     pub(crate) async fn oneway_on(&self, ch: &Channel, mut cmd: RemotingCommand) -> Result<()> {
-        self.prepare(&mut cmd);
+        self.prepare(&mut cmd)?;
         Ok(ch.invoke_oneway(cmd).await?)
     }
 
@@ -347,7 +365,9 @@ impl ClientInstance {
             // A broker we have not greeted yet: register our groups with it now, so that it can
             // call us back (transaction checks, consumer id changes) without a 30 s wait.
             let me = self.clone();
-            tokio::spawn(async move { me.send_heartbeat_to_all().await });
+            self.track(tokio::spawn(
+                async move { me.send_heartbeat_to_all().await },
+            ));
         }
         Ok(self.inner.routes.get(topic).expect("route just stored"))
     }
@@ -397,6 +417,10 @@ impl ClientInstance {
 
     /// HEART_BEAT to every known broker (masters only when we only produce).
     pub async fn send_heartbeat_to_all(&self) {
+        let _out = self.inner.heartbeat_lock.lock().await;
+        if *self.inner.stop_tx.borrow() {
+            return;
+        }
         let hb = self.heartbeat_data();
         if hb.producer_data_set.is_empty() && hb.consumer_data_set.is_empty() {
             return;
@@ -423,37 +447,46 @@ impl ClientInstance {
         futures_join_all(calls).await;
     }
 
-    /// GET_CONSUMER_LIST_BY_GROUP from one broker of the topic.
+    /// GET_CONSUMER_LIST_BY_GROUP from a broker of the topic (the next one if it fails).
     pub async fn consumer_ids(&self, topic: &str, group: &str) -> Result<Vec<String>> {
         let route = self.route(topic, false).await?;
-        let broker = route
+        let mut brokers: Vec<String> = route
             .data
             .broker_datas
             .iter()
             .map(|b| b.broker_name.clone())
-            .min()
-            .ok_or_else(|| ClientError::RouteNotFound {
-                topic: topic.into(),
-                detail: "the route lists no broker".into(),
-            })?;
-        let addr = self
-            .inner
-            .routes
-            .any_addr(&broker)
-            .ok_or_else(|| ClientError::state(format!("no address for broker {broker}")))?;
-        let cmd = RemotingCommand::request(request_code::GET_CONSUMER_LIST_BY_GROUP)
-            .with_ext("consumerGroup", group);
-        let resp = self.invoke(&addr, cmd, self.request_timeout()).await?;
-        if resp.code != response_code::SUCCESS {
-            return Err(ClientError::broker(
-                resp.code,
-                resp.remark.as_deref(),
-                &addr,
-            ));
+            .collect();
+        brokers.sort();
+        // Spread the load over the brokers, as Java picks one at random.
+        if !brokers.is_empty() {
+            let start = super::config::random_u64() as usize % brokers.len();
+            brokers.rotate_left(start);
         }
-        let body: crate::protocol::bodies::ConsumerListBody = from_fastjson(&resp.body)
-            .map_err(|e| ClientError::broker(1, Some(&format!("bad consumer list: {e}")), &addr))?;
-        Ok(body.consumer_id_list)
+        let mut last_err = ClientError::RouteNotFound {
+            topic: topic.into(),
+            detail: "the route lists no broker".into(),
+        };
+        for broker in brokers {
+            let Some(addr) = self.inner.routes.any_addr(&broker) else {
+                continue;
+            };
+            let cmd = RemotingCommand::request(request_code::GET_CONSUMER_LIST_BY_GROUP)
+                .with_ext("consumerGroup", group);
+            match self.invoke(&addr, cmd, self.request_timeout()).await {
+                Ok(resp) if resp.code == response_code::SUCCESS => {
+                    let body: crate::protocol::bodies::ConsumerListBody = from_fastjson(&resp.body)
+                        .map_err(|e| {
+                            ClientError::broker(1, Some(&format!("bad consumer list: {e}")), &addr)
+                        })?;
+                    return Ok(body.consumer_id_list);
+                }
+                Ok(resp) => {
+                    last_err = ClientError::broker(resp.code, resp.remark.as_deref(), &addr)
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
     }
 
     /// The master address of `broker_name`, refreshing `topic`'s route once if unknown.

@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, Notify};
 
 use super::config::check_topic;
 use super::consumer::{
-    allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig, MessageModel,
+    allocate_queues, compute_pull_from_where, make_offset_store, ConsumerConfig,
 };
 use super::error::{ClientError, Result};
 use super::instance::{ClientInstance, ConsumerHooks};
@@ -656,7 +656,11 @@ impl LiteInner {
                 _ = stop.changed() => return,
             };
             if a.epoch.load(Ordering::SeqCst) != epoch {
+                tracing::debug!(?mq, offset, "pull result of an older epoch discarded");
                 continue;
+            }
+            if let Ok(r) = &res {
+                tracing::debug!(?mq, offset, status = ?r.status, n = r.msgs.len(), next = r.next_begin_offset, "lite pull");
             }
             match res {
                 Ok(r) => {
@@ -690,12 +694,5 @@ impl LiteInner {
                 }
             }
         }
-    }
-}
-
-impl MessageModel {
-    /// Lite pull consumers default to clustering too; kept for symmetry.
-    pub fn is_clustering(self) -> bool {
-        self == MessageModel::Clustering
     }
 }

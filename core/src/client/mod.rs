@@ -2,9 +2,39 @@
 //! (concurrent and orderly), the lite pull consumer, and a blocking facade for bindings.
 //!
 //! Layout follows RocketMQ's nouns: `instance` (connections, routes, heartbeats, broker→client
-//! requests), `route`, `producer`, `push_consumer`, `lite_pull_consumer`, `rebalance`,
-//! `process_queue`, `offset_store`, `pull` (the PULL_MESSAGE exchange), `acl` + `digest`
-//! (request signing), `blocking` (sync facade), `bench` (load generator).
+//! requests), `route`, `producer`, `push_consumer` + `consume_service`, `lite_pull_consumer`,
+//! `rebalance`, `process_queue`, `offset_store`, `pull` (the PULL_MESSAGE exchange), `acl` +
+//! `digest` (request signing), `blocking` (sync facade), `bench` (load generator).
+//!
+//! ```no_run
+//! use rocketmq::client::{
+//!     ConsumeContext, ConsumeResult, ConsumerConfig, Message, MessageExt, Producer,
+//!     ProducerConfig, PushConsumer,
+//! };
+//!
+//! # async fn demo() -> rocketmq::client::Result<()> {
+//! let producer = Producer::new(ProducerConfig::new("127.0.0.1:9876", "my_producer"))?;
+//! producer.start().await?;
+//! let r = producer.send(Message::new("TopicTest", "hello").with_tags("TagA")).await?;
+//! println!("{} stored in {:?} at {}", r.msg_id, r.message_queue, r.queue_offset);
+//!
+//! let consumer = PushConsumer::new(ConsumerConfig::new("127.0.0.1:9876", "my_group"))?;
+//! consumer.subscribe("TopicTest", "TagA || TagB")?;
+//! consumer.register_message_listener_concurrently(|msgs: &[MessageExt], _: &ConsumeContext| {
+//!     for m in msgs {
+//!         println!("{}: {:?}", m.msg_id, m.body);
+//!     }
+//!     ConsumeResult::Success
+//! });
+//! consumer.start().await?;
+//! // ...
+//! consumer.shutdown().await; // commits offsets, unregisters
+//! producer.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Bindings use [`blocking`], which has the same types with plain methods.
 
 pub mod acl;
 pub mod bench;

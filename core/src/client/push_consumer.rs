@@ -401,7 +401,10 @@ impl PushInner {
         let topics: Vec<String> = self.subscriptions.lock().unwrap().keys().cloned().collect();
         for topic in &topics {
             match allocate_queues(&self.config, &self.instance, &self.group, topic).await {
-                Ok(mine) => self.update_process_queues(topic, mine).await,
+                Ok(mine) => {
+                    tracing::trace!(topic, ?mine, "allocated");
+                    self.update_process_queues(topic, mine).await
+                }
                 Err(e) => tracing::debug!(topic, error = %e, "rebalance skipped a topic"),
             }
         }
@@ -452,6 +455,7 @@ impl PushInner {
                 compute_pull_from_where(&self.config, &self.instance, &self.offset_store, &mq)
                     .await;
             if offset < 0 {
+                tracing::debug!(?mq, "no start offset yet; next rebalance");
                 continue;
             }
             let pq = Arc::new(ProcessQueue::new());
@@ -551,6 +555,11 @@ impl PushInner {
                 r = pull(&self.instance, req) => r,
                 _ = stop.changed() => return,
             };
+            if pq.is_dropped() {
+                // Released (rebalance, reset) while the pull was parked: its result and its
+                // offsets belong to whoever owns the queue now.
+                return;
+            }
             match res {
                 Ok(r) => match r.status {
                     PullStatus::Found => {

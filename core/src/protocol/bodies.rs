@@ -132,10 +132,34 @@ pub struct SubscriptionData {
     pub topic: String,
     pub sub_string: String,
     pub tags_set: Vec<String>,
+    /// Tag hashes. rocketmq-client-go v2 sends them as strings, Java as numbers.
+    #[serde(deserialize_with = "lenient_i32_list")]
     pub code_set: Vec<i32>,
     pub sub_version: i64,
     pub expression_type: String,
     pub class_filter_mode: bool,
+}
+
+/// Accepts `[1, "2"]`: numbers or decimal strings (and null as empty).
+fn lenient_i32_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    use serde::de::Error;
+    let raw: Option<Vec<serde_json::Value>> = Option::deserialize(d)?;
+    raw.unwrap_or_default()
+        .into_iter()
+        .map(|v| match &v {
+            serde_json::Value::Number(n) => n
+                .as_i64()
+                .and_then(|n| i32::try_from(n).ok())
+                .ok_or_else(|| D::Error::custom(format!("tag code {n} is not a 32-bit integer"))),
+            serde_json::Value::String(s) => s
+                .trim()
+                .parse::<i32>()
+                .map_err(|_| D::Error::custom(format!("tag code \"{s}\" is not a 32-bit integer"))),
+            other => Err(D::Error::custom(format!(
+                "tag code {other} is not a number"
+            ))),
+        })
+        .collect()
 }
 
 impl SubscriptionData {
@@ -283,5 +307,16 @@ mod tests {
             SubscriptionData::new("T", "TagA || TagB ||", "TAG").tags_set,
             vec!["TagA", "TagB"]
         );
+    }
+
+    #[test]
+    fn code_set_accepts_go_strings_and_null() {
+        // rocketmq-client-go v2 writes the codes as strings.
+        let go = br#"{"topic":"T","subString":"TagA","tagsSet":["TagA"],"codeSet":["2598919"],"expressionType":"TAG"}"#;
+        let sub: SubscriptionData = from_fastjson(go).unwrap();
+        assert_eq!(sub.code_set, vec![2598919]);
+        let null: SubscriptionData = from_fastjson(br#"{"topic":"T","codeSet":null}"#).unwrap();
+        assert!(null.code_set.is_empty());
+        assert!(from_fastjson::<SubscriptionData>(br#"{"codeSet":["x"]}"#).is_err());
     }
 }

@@ -282,22 +282,48 @@ impl MappedFile {
         Ok(wrote)
     }
 
-    /// Sets the published end to `pos` and zeroes every non-zero byte after it, so that stale
-    /// bytes of a torn write can never be read as records later. Needs exclusive access.
-    pub fn truncate_and_zero(&mut self, pos: usize) -> io::Result<()> {
-        assert!(pos <= self.file_size_bytes);
-        if Arc::strong_count(&self.region) != 1 {
-            return Err(io::Error::other(format!(
-                "{} cannot be truncated while readers hold views of it",
-                self.path.display()
-            )));
+    /// The byte ranges at or after `pos` that may hold data; the whole rest of the file when the
+    /// file system cannot tell.
+    fn data_segments(&self, pos: usize) -> Vec<(usize, usize)> {
+        use rustix::fs::SeekFrom;
+        let size = self.file_size_bytes;
+        let whole = vec![(pos, size)];
+        let Ok(file) = File::open(&self.path) else {
+            return whole;
+        };
+        let mut segments = Vec::new();
+        let mut at = pos as u64;
+        while (at as usize) < size {
+            let data = match rustix::fs::seek(&file, SeekFrom::Data(at)) {
+                Ok(d) => d,
+                Err(rustix::io::Errno::NXIO) => break,
+                Err(_) => return whole,
+            };
+            if data as usize >= size {
+                break;
+            }
+            let hole = match rustix::fs::seek(&file, SeekFrom::Hole(data)) {
+                Ok(h) => h,
+                Err(_) => return whole,
+            };
+            let end = (hole as usize).min(size);
+            segments.push((data as usize, end));
+            if hole <= data {
+                break;
+            }
+            at = hole;
         }
-        let mut page_start = pos;
-        while page_start < self.file_size_bytes {
-            let page_end = ((page_start / OS_PAGE_BYTES) + 1) * OS_PAGE_BYTES;
-            let page_end = page_end.min(self.file_size_bytes);
-            // SAFETY: `&mut self` plus a strong count of 1 means no view and no other
-            // reference to this mapping exists, so this is the only access to these bytes.
+        segments
+    }
+
+    /// Zeroes the pages in `[from, to)` that hold anything but zeros.
+    fn zero_nonzero_pages(&mut self, from: usize, to: usize) {
+        let mut page_start = from;
+        while page_start < to {
+            let page_end = (((page_start / OS_PAGE_BYTES) + 1) * OS_PAGE_BYTES).min(to);
+            // SAFETY: callers hold `&mut self` with a strong count of 1 (checked in
+            // `truncate_and_zero`), so no view and no other reference to this mapping exists
+            // and this is the only access to these bytes.
             let bytes = unsafe {
                 std::slice::from_raw_parts_mut(
                     self.region.ptr().add(page_start),
@@ -309,6 +335,24 @@ impl MappedFile {
                 bytes.fill(0);
             }
             page_start = page_end;
+        }
+    }
+
+    /// Sets the published end to `pos` and zeroes every non-zero byte after it, so that stale
+    /// bytes of a torn write can never be read as records later. Needs exclusive access.
+    pub fn truncate_and_zero(&mut self, pos: usize) -> io::Result<()> {
+        assert!(pos <= self.file_size_bytes);
+        if Arc::strong_count(&self.region) != 1 {
+            return Err(io::Error::other(format!(
+                "{} cannot be truncated while readers hold views of it",
+                self.path.display()
+            )));
+        }
+        // Only the file's data segments can hold stale bytes; holes read as zeros. Walking the
+        // segments (SEEK_DATA / SEEK_HOLE) keeps crash recovery from touching every page of a
+        // mostly empty 1 GiB file.
+        for (from, to) in self.data_segments(pos) {
+            self.zero_nonzero_pages(from, to);
         }
         self.region
             .mmap

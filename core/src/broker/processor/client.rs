@@ -54,6 +54,11 @@ pub fn heartbeat(inner: &BrokerInner, ch: &Channel, req: &RemotingCommand) -> Re
     for p in &hb.producer_data_set {
         inner.clients.register_producer(&p.group_name, client(&hb));
     }
+    // A heartbeat processed after its connection closed must not leave a ghost member for
+    // 120 s: the close flag is set before `on_close` runs, so undo what was registered.
+    if ch.is_closed() {
+        inner.clients.channel_closed(ch);
+    }
     ok(req)
 }
 

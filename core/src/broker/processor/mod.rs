@@ -12,7 +12,12 @@ pub(crate) fn transaction_write_op(
     inner: &BrokerInner,
     half: &crate::protocol::message::MessageRecord,
 ) -> Result<(), String> {
-    transaction::write_op(inner, half, half.queue_offset)
+    let props = crate::protocol::message::decode_properties(&half.properties);
+    transaction::write_op(
+        inner,
+        half,
+        crate::broker::transaction::decision_key(half, &props),
+    )
 }
 
 use std::sync::Arc;

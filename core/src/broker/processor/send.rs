@@ -433,14 +433,13 @@ pub async fn consumer_send_back(
             req.ext_i64("offset")?,
             req.ext_str("group")?.to_string(),
             req.ext_i32_or("delayLevel", 0)?,
-            req.ext("originMsgId").map(str::to_string),
             match req.ext("maxReconsumeTimes") {
                 Some(_) => Some(req.ext_i32("maxReconsumeTimes")?),
                 None => None,
             },
         ))
     })();
-    let (offset, group, delay_level, origin_msg_id, max_header) = match parsed {
+    let (offset, group, delay_level, max_header) = match parsed {
         Ok(p) => p,
         Err(e) => return header_error(req, e),
     };
@@ -510,10 +509,10 @@ pub async fn consumer_send_back(
             level,
         )
     };
+    // As RocketMQ: the first delivery's offset id, kept across retries; the header's
+    // originMsgId (a client id) is not used.
     if !props.contains_key(property::ORIGIN_MESSAGE_ID) {
-        let id = origin_msg_id
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| ids::offset_msg_id(&orig.store_host, orig.physical_offset));
+        let id = ids::offset_msg_id(&orig.store_host, orig.physical_offset);
         props.insert(property::ORIGIN_MESSAGE_ID.into(), id);
     }
     props.remove(property::DELAY_TIME_LEVEL);

@@ -77,7 +77,8 @@ pub fn end(
             half.queue_offset
         ));
     }
-    if inner.transactions.is_done(half.queue_offset) {
+    let key = crate::broker::transaction::decision_key(&half, &props);
+    if inner.transactions.is_done(key) {
         // Already decided (a duplicate END_TRANSACTION or a late check answer).
         return Ok(());
     }
@@ -114,7 +115,7 @@ pub fn end(
             }));
         }
     }
-    write_op(inner, &half, half.queue_offset)
+    write_op(inner, &half, key)
 }
 
 /// The op record: tag `d`, body = the half message's queue offset.

@@ -5,13 +5,14 @@ mod selector;
 mod transaction;
 
 pub use selector::{MessageQueueSelector, RoundRobin, SelectByHash, SelectByRandom};
+pub(crate) use transaction::panic_text as transaction_panic_text;
 pub use transaction::{
     LocalTransactionState, TransactionListener, TransactionProducer, TransactionSendResult,
 };
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -52,6 +53,11 @@ pub struct ProducerConfig {
     pub max_message_bytes: usize,
     /// Queues per broker for topics auto-created by sending.
     pub default_topic_queue_nums: i32,
+    /// After a connection failure, prefer other brokers' queues for this long (zero: never).
+    /// Java's equivalent (`sendLatencyFaultEnable`) is off by default; here it only changes
+    /// which queue is tried first, so it is on: a dead broker then costs no failed connect
+    /// per send.
+    pub broker_isolation: Duration,
 }
 
 impl Default for ProducerConfig {
@@ -67,6 +73,7 @@ impl Default for ProducerConfig {
             compress_level: 5,
             max_message_bytes: crate::protocol::limits::DEFAULT_MAX_MESSAGE_BYTES,
             default_topic_queue_nums: DEFAULT_TOPIC_QUEUE_NUMS,
+            broker_isolation: Duration::from_secs(30),
         }
     }
 }
@@ -105,6 +112,8 @@ pub(crate) struct ProducerCore {
     /// The group as sent (namespaced).
     pub group: String,
     round_robin: RoundRobin,
+    /// Broker name → until when to prefer other brokers (after a connection failure).
+    isolated: Mutex<HashMap<String, Instant>>,
     state: AtomicU8,
 }
 
@@ -173,7 +182,9 @@ impl Producer {
         let mq = self
             .core
             .round_robin
-            .select(&route.publish_queues, None)
+            .select_avoiding(&route.publish_queues, |q| {
+                self.core.is_isolated(&q.broker_name)
+            })
             .ok_or_else(|| no_queue(&out.topic))?
             .clone();
         self.core.send_oneway_to(&out, &mq).await
@@ -273,6 +284,7 @@ impl ProducerCore {
             config,
             group,
             round_robin: RoundRobin::default(),
+            isolated: Mutex::new(HashMap::new()),
             state: AtomicU8::new(CREATED),
         }
     }
@@ -505,10 +517,15 @@ impl ProducerCore {
             };
             let mq = self
                 .round_robin
-                .select(&route.publish_queues, avoid.as_deref())
+                .select_avoiding(&route.publish_queues, |q| {
+                    Some(q.broker_name.as_str()) == avoid.as_deref()
+                        || self.is_isolated(&q.broker_name)
+                })
                 .ok_or_else(|| no_queue(&out.topic))?
                 .clone();
-            match self.send_once(out, &mq, timeout - elapsed).await {
+            let result = self.send_once(out, &mq, timeout - elapsed).await;
+            self.note_outcome(&mq.broker_name, &result);
+            match result {
                 Ok(r)
                     if r.status != SendStatus::SendOk
                         && self.config.retry_another_broker_when_not_store_ok =>
@@ -546,6 +563,40 @@ impl ProducerCore {
                 what: format!("sending to topic '{}'", out.topic),
                 timeout_ms: timeout.as_millis() as u64,
             }),
+        }
+    }
+
+    fn is_isolated(&self, broker: &str) -> bool {
+        let mut m = self.isolated.lock().unwrap();
+        match m.get(broker) {
+            Some(until) if Instant::now() < *until => true,
+            Some(_) => {
+                m.remove(broker);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Isolates a broker whose connection failed; forgives it once a send succeeds.
+    fn note_outcome(&self, broker: &str, result: &Result<SendResult>) {
+        match result {
+            Err(ClientError::Network(e))
+                if !self.config.broker_isolation.is_zero()
+                    && !matches!(e, crate::remoting::RemotingError::Timeout { .. }) =>
+            {
+                self.isolated.lock().unwrap().insert(
+                    broker.to_string(),
+                    Instant::now() + self.config.broker_isolation,
+                );
+            }
+            Ok(_) => {
+                let mut m = self.isolated.lock().unwrap();
+                if !m.is_empty() {
+                    m.remove(broker);
+                }
+            }
+            _ => {}
         }
     }
 
@@ -761,6 +812,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn connection_failures_isolate_a_broker_until_a_send_succeeds() {
+        let c = core();
+        assert!(!c.is_isolated("b"));
+        let refused = ClientError::Network(crate::remoting::RemotingError::Connect {
+            addr: "x".into(),
+            reason: "refused".into(),
+        });
+        c.note_outcome("b", &Err(refused));
+        assert!(c.is_isolated("b"));
+        let slow = ClientError::Network(crate::remoting::RemotingError::Timeout {
+            addr: "x".into(),
+            timeout_ms: 1,
+        });
+        c.note_outcome("a", &Err(slow));
+        assert!(!c.is_isolated("a"), "a slow answer is not a dead broker");
+        let ok = SendResult {
+            status: SendStatus::SendOk,
+            msg_id: String::new(),
+            offset_msg_id: String::new(),
+            message_queue: MessageQueue::default(),
+            queue_offset: 0,
+            transaction_id: None,
+            region_id: None,
+        };
+        c.note_outcome("b", &Ok(ok));
+        assert!(!c.is_isolated("b"));
+    }
+
+    #[tokio::test]
     async fn sending_before_start_is_a_state_error() {
         let p = Producer::new(ProducerConfig::new("127.0.0.1:9876", "pg")).unwrap();
         let e = p.send(Message::new("T", "x")).await.unwrap_err();
@@ -768,5 +848,3 @@ mod tests {
         assert!(e.to_string().contains("start()"));
     }
 }
-
-pub(crate) use transaction::panic_text as transaction_panic_text;

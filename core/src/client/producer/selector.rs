@@ -65,16 +65,24 @@ impl RoundRobin {
         queues: &'a [MessageQueue],
         avoid_broker: Option<&str>,
     ) -> Option<&'a MessageQueue> {
+        self.select_avoiding(queues, |q| Some(q.broker_name.as_str()) == avoid_broker)
+    }
+
+    /// The next queue for which `avoid` is false; if every queue is to be avoided, simply the
+    /// next queue (a send to a doubtful broker beats no send).
+    pub fn select_avoiding<'a>(
+        &self,
+        queues: &'a [MessageQueue],
+        avoid: impl Fn(&MessageQueue) -> bool,
+    ) -> Option<&'a MessageQueue> {
         if queues.is_empty() {
             return None;
         }
         let n = queues.len();
-        if let Some(avoid) = avoid_broker {
-            for _ in 0..n {
-                let q = &queues[self.counter.fetch_add(1, Ordering::Relaxed) % n];
-                if q.broker_name != avoid {
-                    return Some(q);
-                }
+        for _ in 0..n {
+            let q = &queues[self.counter.fetch_add(1, Ordering::Relaxed) % n];
+            if !avoid(q) {
+                return Some(q);
             }
         }
         Some(&queues[self.counter.fetch_add(1, Ordering::Relaxed) % n])
@@ -122,6 +130,12 @@ mod tests {
         let only_a = &qs[..4];
         assert_eq!(rr.select(only_a, Some("a")).unwrap().broker_name, "a");
         assert!(rr.select(&[], None).is_none());
+        let not_a1 = |q: &MessageQueue| q.broker_name == "a" || q.queue_id == 1;
+        for _ in 0..20 {
+            let q = rr.select_avoiding(&qs, not_a1).unwrap();
+            assert!(q.broker_name == "b" && q.queue_id != 1);
+        }
+        assert!(rr.select_avoiding(&qs, |_| true).is_some());
     }
 
     #[test]

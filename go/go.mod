@@ -1,0 +1,3 @@
+module github.com/rocketmq-rs/rocketmq-rs/go
+
+go 1.22

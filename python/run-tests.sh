@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The Python binding's tests, from nothing: a fresh venv, `pip install .[test]` (maturin, the
+# build backend, comes from PyPI; the extension is built with the dev profile to keep this
+# quick), then pytest against the embedded broker. Exits non-zero on any failure.
+#
+# Usage: python/run-tests.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=$(mktemp -d "${TMPDIR:-/tmp}/rocketmq-py-venv.XXXXXX")
+trap 'rm -rf "$venv"' EXIT
+
+echo "==> venv in $venv ($(python3 --version))"
+python3 -m venv "$venv"
+
+echo "==> pip install .[test] (dev profile)"
+# MATURIN_PEP517_ARGS reaches `maturin` through pip's PEP 517 build.
+MATURIN_PEP517_ARGS="--profile dev" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check ".[test]"
+
+echo "==> pytest"
+# Run from the tests' own directory so `rocketmq` is the installed package, not a source path.
+cd python/tests
+"$venv/bin/python" -m pytest -p no:cacheprovider -q "$@"

@@ -1,0 +1,69 @@
+//! Waiting without the GIL, interruptibly.
+//!
+//! A blocking call from Python must (1) release the GIL, so other Python threads and the
+//! client's callback threads run meanwhile, and (2) still let the main thread's Ctrl-C through.
+//! CPython runs signal handlers only on the main thread, between bytecodes, so a thread parked
+//! in native code would otherwise ignore Ctrl-C until the operation ends. The future is driven
+//! here with the GIL released, and every `SIGNAL_CHECK_INTERVAL` the thread re-attaches for a
+//! moment to ask Python whether a handler raised; if one did (KeyboardInterrupt), the future is
+//! dropped — the operation abandoned — and the exception propagates.
+//!
+//! The future runs on the calling thread (driven through the client runtime, `runtime.rs`), so Python code it
+//! calls back — a local transaction, say — runs on the caller's thread, as in the original.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::signals::Blocked;
+use pyo3::prelude::*;
+
+/// How often a parked caller looks for pending signals: short enough that Ctrl-C feels
+/// immediate, long enough to cost nothing measurable.
+const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
+
+/// `fut` raced against Python's signal handlers. The waiting thread blocks asynchronous
+/// signals (so threads the core starts meanwhile inherit that, see `signals.rs`) and lets them
+/// through between slices.
+async fn until_signal<F: Future>(fut: F, blocked: &Blocked) -> PyResult<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        tokio::select! {
+            out = &mut fut => return Ok(out),
+            _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
+                blocked.let_pending_through();
+                // `try_attach`: during interpreter shutdown there is nobody to interrupt.
+                if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Runs a client future to completion on the client runtime, GIL released, interruptible.
+pub fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    py.detach(|| {
+        let blocked = Blocked::new();
+        crate::runtime::block_on(until_signal(fut, &blocked))
+    })
+}
+
+/// Like `block_on`, on a runtime of one's own (the embedded broker's).
+pub fn block_on_runtime<F>(
+    py: Python<'_>,
+    runtime: &tokio::runtime::Handle,
+    fut: F,
+) -> PyResult<F::Output>
+where
+    F: Future + Send,
+    F::Output: Send,
+{
+    py.detach(|| {
+        let blocked = Blocked::new();
+        runtime.block_on(until_signal(fut, &blocked))
+    })
+}

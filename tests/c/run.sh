@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds librocketmq (debug) and runs the C API test under AddressSanitizer against the
+# embedded broker. Exits non-zero on any failure.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+lib=$("$root/ffi/build-lib.sh" | tail -1)
+out="${CARGO_TARGET_DIR:-$root/target}/c-tests"
+
+# Every function rocketmq-client-cpp's C headers declare (and the one it exports undeclared) is
+# exported by our librocketmq.so.
+missing=$(comm -23 "$here/librocketmq-symbols.txt" \
+    <(nm -D --defined-only "$lib/lib/librocketmq.so" | awk '$2 == "T" { print $3 }' | sort -u))
+if [ -n "$missing" ]; then
+    echo "librocketmq.so lacks: $missing" >&2
+    exit 1
+fi
+echo "all $(wc -l <"$here/librocketmq-symbols.txt") librocketmq functions are exported"
+mkdir -p "$out"
+cc=${CC:-gcc}
+"$cc" -std=c11 -Wall -Wextra -Werror -g -O1 -fsanitize=address,undefined -fno-omit-frame-pointer \
+    -I"$lib/include" "$here/test_librocketmq.c" -o "$out/test_librocketmq" \
+    -L"$lib/lib" -lrocketmq -Wl,-rpath,"$lib/lib" -lpthread
+# The same program must also compile as C++ against the headers (extern "C" guards).
+if command -v g++ >/dev/null; then
+    echo '#include "CProducer.h"
+#include "CPushConsumer.h"
+#include "CPullConsumer.h"
+#include "CLitePullConsumer.h"
+#include "CEmbeddedBroker.h"
+#include "CErrorMessage.h"
+int main() { return GetRocketMQAbiVersion() == ROCKETMQ_RS_ABI_VERSION ? 0 : 1; }' >"$out/cxx_headers.cpp"
+    g++ -Wall -Werror -I"$lib/include" "$out/cxx_headers.cpp" -o "$out/cxx_headers" -L"$lib/lib" -lrocketmq -Wl,-rpath,"$lib/lib"
+    "$out/cxx_headers"
+fi
+# Leak checking is off: the library's runtime threads and registries live for the process.
+ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1} timeout 600 "$out/test_librocketmq"
