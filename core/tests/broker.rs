@@ -5,7 +5,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::protocol::bodies::{HeartbeatData, TopicRouteData};
 use rocketmq::protocol::json::from_fastjson;
 use rocketmq::protocol::message::{encode_batch, BatchItem};
@@ -402,13 +401,7 @@ async fn consumers_are_listed_and_told_when_the_group_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clean_restart_keeps_messages_offsets_and_topics() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        EmbeddedCluster::start(EmbeddedConfig {
-            store_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        })
-    };
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "").await;
     let (client, _) = client();
     let broker = c.broker_addr().to_string();
     for i in 0..10 {
@@ -431,7 +424,7 @@ async fn clean_restart_keeps_messages_offsets_and_topics() {
     c.shutdown().await;
     client.close_all().await;
 
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "").await;
     let broker = c.broker_addr().to_string();
     assert!(c
         .broker()

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
-use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
+use rocketmq::embedded::EmbeddedCluster;
 use rocketmq::protocol::bodies::{LockBatchResponseBody, MessageQueue};
 use rocketmq::protocol::json::from_fastjson;
 use rocketmq::protocol::message::MessageRecord;
@@ -130,14 +130,7 @@ async fn arbitrary_delivery_time_is_honoured_and_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_and_timer_progress_survive_a_restart_without_loss_or_repeat() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        EmbeddedCluster::start(EmbeddedConfig {
-            store_dir: Some(dir.path().to_path_buf()),
-            broker_properties: "messageDelayLevel=100ms 2s".into(),
-            ..Default::default()
-        })
-    };
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "messageDelayLevel=100ms 2s").await;
     let (client, _) = client();
     let broker = c.broker_addr().to_string();
     send_ok(
@@ -176,7 +169,7 @@ async fn delay_and_timer_progress_survive_a_restart_without_loss_or_repeat() {
     c.shutdown().await;
     client.close_all().await;
 
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "messageDelayLevel=100ms 2s").await;
     wait_until("the long ones delivered after restart", || {
         all_messages(&c, "DR", 0).len() == 4
     })
@@ -394,13 +387,7 @@ async fn transactions_commit_rollback_and_check_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pending_transaction_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let start = || {
-        EmbeddedCluster::start(EmbeddedConfig {
-            store_dir: Some(dir.path().to_path_buf()),
-            ..Default::default()
-        })
-    };
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "").await;
     let (client, _) = client();
     let r = send_ok(
         &client,
@@ -437,7 +424,7 @@ async fn pending_transaction_survives_a_restart() {
     c.shutdown().await;
     client.close_all().await;
 
-    let c = start().await.unwrap();
+    let c = cluster_in(dir.path(), "").await;
     let broker = c.broker_addr().to_string();
     assert!(c
         .broker()

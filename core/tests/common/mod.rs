@@ -22,6 +22,17 @@ pub async fn cluster(props: &str) -> EmbeddedCluster {
     .expect("embedded cluster starts")
 }
 
+/// A cluster on a store directory the test keeps, so it can be restarted on the same store.
+pub async fn cluster_in(dir: &std::path::Path, props: &str) -> EmbeddedCluster {
+    EmbeddedCluster::start(EmbeddedConfig {
+        store_dir: Some(dir.to_path_buf()),
+        broker_properties: props.to_string(),
+        ..Default::default()
+    })
+    .await
+    .expect("embedded cluster starts on the kept store")
+}
+
 /// Records requests the broker sends to this client.
 #[derive(Default)]
 pub struct Inbox {
