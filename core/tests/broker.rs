@@ -171,6 +171,74 @@ async fn long_poll_wakes_on_append() {
     c.shutdown().await;
 }
 
+/// The progress a pull carries is stored when the pull arrives — not again when a held pull
+/// wakes up, which would move a group's offset back over what was committed meanwhile (e.g. by
+/// the client a queue was handed to).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_woken_pull_does_not_commit_its_stale_offset_again() {
+    const FLAG_COMMIT_OFFSET: i32 = 0x1;
+    let c = cluster("").await;
+    let (client, _) = client();
+    let broker = c.broker_addr().to_string();
+    let send = |body: &'static [u8]| {
+        let (client, broker) = (client.clone(), broker.clone());
+        async move {
+            let r = client
+                .invoke(&broker, send_v2("WakeCommit", 0, body, ""), TIMEOUT)
+                .await
+                .unwrap();
+            assert_eq!(r.code, 0, "{:?}", r.remark);
+        }
+    };
+    let committed = || {
+        let (client, broker) = (client.clone(), broker.clone());
+        async move {
+            let q = RemotingCommand::request(request_code::QUERY_CONSUMER_OFFSET)
+                .with_ext("consumerGroup", "g_wake")
+                .with_ext("topic", "WakeCommit")
+                .with_ext("queueId", 0);
+            let r = client.invoke(&broker, q, TIMEOUT).await.unwrap();
+            assert_eq!(r.code, 0, "{:?}", r.remark);
+            r.ext_i64("offset").unwrap()
+        }
+    };
+    send(b"first").await;
+    let held = {
+        let (client, broker) = (client.clone(), broker.clone());
+        let req = pull(
+            "g_wake",
+            "WakeCommit",
+            0,
+            1,
+            FLAG_COMMIT_OFFSET | FLAG_SUSPEND | FLAG_SUBSCRIPTION,
+            25_000,
+        )
+        .with_ext("commitOffset", 1);
+        tokio::spawn(async move { client.invoke(&broker, req, Duration::from_secs(20)).await })
+    };
+    wait_until("the pull to be parked", || {
+        c.broker().unwrap().inner().pulls.held_count() == 1
+    })
+    .await;
+    assert_eq!(committed().await, 1, "committed when the pull arrived");
+    let update = RemotingCommand::request(request_code::UPDATE_CONSUMER_OFFSET)
+        .with_ext("consumerGroup", "g_wake")
+        .with_ext("topic", "WakeCommit")
+        .with_ext("queueId", 0)
+        .with_ext("commitOffset", 2);
+    let r = client.invoke(&broker, update, TIMEOUT).await.unwrap();
+    assert_eq!(r.code, 0, "{:?}", r.remark);
+    send(b"second").await;
+    let woken = held.await.unwrap().expect("answered by the append");
+    assert_eq!(woken.code, response_code::SUCCESS);
+    assert_eq!(
+        committed().await,
+        2,
+        "the woken pull left the newer offset alone"
+    );
+    c.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn long_poll_answers_not_found_at_its_timeout() {
     let c = cluster("").await;

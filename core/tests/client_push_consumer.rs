@@ -334,3 +334,112 @@ async fn consumer_keeps_going_when_one_of_two_brokers_stops() {
     p.shutdown().await;
     c.shutdown().await;
 }
+
+/// (client, key, sequence number) in consumption order.
+type ConsumeLog = Arc<Mutex<Vec<(&'static str, String, i32)>>>;
+
+/// Issue #7: two clients of one group compete for the queues of an orderly topic while messages
+/// keep arriving — B joins while A is consuming, later A leaves. The broker's queue locks must
+/// keep every queue with one client at a time, and every key's messages must be consumed once
+/// each, in the order they were sent, across both hand-overs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_orderly_consumers_compete_and_keep_per_queue_order() {
+    const KEYS: [&str; 6] = ["k0", "k1", "k2", "k3", "k4", "k5"];
+    const PER_KEY: i32 = 60;
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "OrderlyCompete", 4).await;
+    let p = producer(ns, "pg_orderly_compete").await;
+
+    // One log for both clients: (client, key, seq) in consumption order.
+    let log: ConsumeLog = Default::default();
+    // Queues being consumed right now, by either client.
+    let busy: Arc<Mutex<HashSet<i32>>> = Default::default();
+    let overlaps = Arc::new(AtomicUsize::new(0));
+    let make = |name: &'static str| {
+        let cons = PushConsumer::new(consumer_config(ns, "cg_orderly_compete")).unwrap();
+        cons.subscribe("OrderlyCompete", "*").unwrap();
+        let (log, busy, overlaps) = (log.clone(), busy.clone(), overlaps.clone());
+        cons.register_message_listener_orderly(move |msgs: &[MessageExt], ctx: &ConsumeContext| {
+            if !ctx.orderly || !busy.lock().unwrap().insert(ctx.queue.queue_id) {
+                overlaps.fetch_add(1, Ordering::SeqCst);
+            }
+            // Long enough that hand-overs happen while a queue is being consumed.
+            std::thread::sleep(Duration::from_millis(2));
+            for m in msgs {
+                let body = String::from_utf8_lossy(&m.body).to_string();
+                let (key, seq) = body.split_once(':').unwrap();
+                log.lock()
+                    .unwrap()
+                    .push((name, key.to_string(), seq.parse().unwrap()));
+            }
+            busy.lock().unwrap().remove(&ctx.queue.queue_id);
+            ConsumeResult::Success
+        });
+        cons
+    };
+    let consumed = |log: &ConsumeLog| log.lock().unwrap().len();
+    let send_round = |range: std::ops::Range<i32>| {
+        let p = &p;
+        async move {
+            for seq in range {
+                for key in KEYS {
+                    p.send_orderly(Message::new("OrderlyCompete", format!("{key}:{seq}")), key)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+    };
+
+    let a = make("a");
+    a.start().await.unwrap();
+    send_round(0..20).await;
+    wait_until("A consumes", || consumed(&log) > 0).await;
+    let b = make("b");
+    b.start().await.unwrap();
+    send_round(20..40).await;
+    let owned = |c: &PushConsumer| {
+        c.assigned_queues()
+            .iter()
+            .filter(|q| q.topic == "OrderlyCompete")
+            .count()
+    };
+    wait_until("queues split between A and B", || {
+        owned(&a) == 2 && owned(&b) == 2
+    })
+    .await;
+    wait_until("B consumes", || {
+        log.lock().unwrap().iter().any(|e| e.0 == "b")
+    })
+    .await;
+    a.shutdown().await;
+    send_round(40..PER_KEY).await;
+    let total = KEYS.len() * PER_KEY as usize;
+    wait_until("every message consumed", || consumed(&log) >= total).await;
+    wait_until("B owns all queues", || owned(&b) == 4).await;
+    b.shutdown().await;
+    p.shutdown().await;
+    c.shutdown().await;
+
+    let log = log.lock().unwrap();
+    if log.len() != total {
+        let mut n: HashMap<(String, i32), Vec<(usize, &str)>> = HashMap::new();
+        for (i, e) in log.iter().enumerate() {
+            n.entry((e.1.clone(), e.2)).or_default().push((i, e.0));
+        }
+        let dups: Vec<_> = n.iter().filter(|(_, v)| v.len() > 1).collect();
+        panic!("{} consumed, {total} sent; again: {dups:?}", log.len());
+    }
+    for key in KEYS {
+        let seqs: Vec<i32> = log.iter().filter(|e| e.1 == key).map(|e| e.2).collect();
+        assert_eq!(seqs, (0..PER_KEY).collect::<Vec<_>>(), "order of {key}");
+    }
+    let by = |n: &str| log.iter().filter(|e| e.0 == n).count();
+    assert!(by("a") > 0 && by("b") > 0, "both clients consumed");
+    assert_eq!(
+        overlaps.load(Ordering::SeqCst),
+        0,
+        "one client per queue at a time"
+    );
+}

@@ -312,6 +312,15 @@ impl PushInner {
             }
             let result = run_listener(self, &msgs, &ctx);
             if pq.is_dropped() {
+                // The queue is being handed over: the releasing side waits for this lock before
+                // it commits, so what was consumed must be committed now, or the next owner
+                // would get it again.
+                if result == ConsumeResult::Success {
+                    let offset = pq.commit();
+                    if offset >= 0 {
+                        self.offset_store.update(&mq, offset, false);
+                    }
+                }
                 pq.stop_consuming();
                 return;
             }

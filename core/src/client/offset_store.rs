@@ -31,6 +31,9 @@ pub(crate) enum OffsetStore {
         instance: ClientInstance,
         group: String,
         table: Mutex<HashMap<MessageQueue, i64>>,
+        /// One persist at a time: a periodic persist must not deliver an older snapshot after
+        /// a newer offset was committed (a released orderly queue's next owner would read it).
+        persisting: tokio::sync::Mutex<()>,
     },
     Local {
         path: PathBuf,
@@ -46,6 +49,7 @@ impl OffsetStore {
             instance,
             group: group.to_string(),
             table: Mutex::new(HashMap::new()),
+            persisting: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -127,6 +131,10 @@ impl OffsetStore {
 
     /// Persists the offsets of `mqs` (broker: UPDATE_CONSUMER_OFFSET; local: the file).
     pub async fn persist_all(&self, mqs: &[MessageQueue]) -> Result<()> {
+        let _one_at_a_time = match self {
+            OffsetStore::Remote { persisting, .. } => Some(persisting.lock().await),
+            OffsetStore::Local { .. } => None,
+        };
         let snapshot: Vec<(MessageQueue, i64)> = {
             let t = self.table().lock().unwrap();
             mqs.iter()

@@ -376,6 +376,11 @@ impl PushInner {
             pq.set_dropped();
         }
         let mqs: Vec<MessageQueue> = all.iter().map(|(q, _)| q.clone()).collect();
+        if self.is_orderly() {
+            for (_, pq) in &all {
+                wait_for_listener(pq).await;
+            }
+        }
         if let Err(e) = self.offset_store.persist_all(&mqs).await {
             tracing::warn!(error = %e, "committing offsets at shutdown failed");
         }
@@ -480,19 +485,25 @@ impl PushInner {
                 m.remove(mq);
             }
         }
+        let orderly_cluster = self.is_orderly() && self.is_clustering();
+        // A running orderly listener commits what it consumed before it lets the lock go; only
+        // then is the offset final. A dropped queue starts no new listener.
+        let idle = !orderly_cluster || wait_for_listener(pq).await;
         if let Err(e) = self.offset_store.persist(mq).await {
             tracing::debug!(?mq, error = %e, "committing a released queue's offset failed");
         }
         self.offset_store.remove(mq);
-        if self.is_orderly() && self.is_clustering() {
-            // Let a running listener finish before another client may take the queue.
-            for _ in 0..20 {
-                if pq.consume_lock.try_lock().is_ok() {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+        if orderly_cluster {
+            if idle {
+                self.unlock(std::slice::from_ref(mq)).await;
+            } else {
+                // Still consuming: keep the broker's lock until it expires rather than let
+                // another client consume the queue at the same time.
+                tracing::warn!(
+                    ?mq,
+                    "listener still running; the queue lock is left to expire"
+                );
             }
-            self.unlock(std::slice::from_ref(mq)).await;
         }
         tracing::debug!(?mq, "queue released");
     }
@@ -758,4 +769,15 @@ impl PushInner {
         drop(_g);
         self.rebalance_now.notify_one();
     }
+}
+
+/// Waits (up to a few seconds) until no orderly listener runs on a dropped queue; true when idle.
+async fn wait_for_listener(pq: &ProcessQueue) -> bool {
+    for _ in 0..100 {
+        if pq.consume_lock.try_lock().is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    false
 }

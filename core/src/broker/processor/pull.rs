@@ -200,8 +200,14 @@ pub async fn process(
         }
     };
 
-    // Store the consumer's progress carried on the pull.
-    if h.sys_flag & FLAG_COMMIT_OFFSET != 0 && inner.is_master() && h.commit_offset >= 0 {
+    // Store the consumer's progress carried on the pull — when it arrives, not again when a
+    // held pull wakes up: by then the client may have committed further, or handed the queue
+    // to another client (as RocketMQ, which commits only while suspending is allowed).
+    if allow_suspend
+        && h.sys_flag & FLAG_COMMIT_OFFSET != 0
+        && inner.is_master()
+        && h.commit_offset >= 0
+    {
         inner
             .offsets
             .commit(&h.group, &h.topic, h.queue_id, h.commit_offset);
