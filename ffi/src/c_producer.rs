@@ -629,6 +629,19 @@ unsafe fn running(
     Ok((obj, client))
 }
 
+/// The client settings of a producer (name servers, credentials, timeouts), for the calls of
+/// `CTopicAdmin.h`, which need no running producer. `code` when no name server is set.
+pub(crate) unsafe fn client_settings(
+    producer: *mut CProducer,
+    code: CStatus,
+) -> FfiResult<rocketmq::client::ClientConfig> {
+    // SAFETY: checked by the registry.
+    let obj = unsafe { producer_ref(producer) }?;
+    let s = obj.settings.lock().unwrap_or_else(|e| e.into_inner());
+    check_namesrv(&s.config.client, &s.namesrv_domain, code)?;
+    Ok(s.config.client.clone())
+}
+
 unsafe fn message(msg: *mut CMessage) -> FfiResult<Message> {
     // SAFETY: checked by the registry.
     Ok(to_client_message(unsafe { msg_ref(msg) }?))

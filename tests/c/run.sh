@@ -28,6 +28,7 @@ if command -v g++ >/dev/null; then
 #include "CPullConsumer.h"
 #include "CLitePullConsumer.h"
 #include "CEmbeddedBroker.h"
+#include "CTopicAdmin.h"
 #include "CErrorMessage.h"
 int main() { return GetRocketMQAbiVersion() == ROCKETMQ_RS_ABI_VERSION ? 0 : 1; }' >"$out/cxx_headers.cpp"
     g++ -Wall -Werror -I"$lib/include" "$out/cxx_headers.cpp" -o "$out/cxx_headers" -L"$lib/lib" -lrocketmq -Wl,-rpath,"$lib/lib"

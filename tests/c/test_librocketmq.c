@@ -2,7 +2,8 @@
 /*
  * librocketmq C API test against rocketmq-rs' embedded broker: messages, error handling,
  * producer (sync, async, one-way, orderly, batch), push consumer (callback, orderly, SQL92),
- * pull consumer, lite pull consumer, transaction producer (executor and broker check-back).
+ * pull consumer, lite pull consumer, topic administration, transaction producer (executor and
+ * broker check-back).
  * Built with -fsanitize=address (leak detection on) by tests/c/run.sh; ends by checking that
  * destroyed handles left no thread behind. Prints "N passed, N failed".
  */
@@ -24,6 +25,7 @@
 #include "CProducer.h"
 #include "CPullConsumer.h"
 #include "CPushConsumer.h"
+#include "CTopicAdmin.h"
 
 static int passed, failed;
 
@@ -39,6 +41,7 @@ static int passed, failed;
     } while (0)
 
 static const char* namesrv;
+static const char* broker_addr;
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -445,6 +448,63 @@ static void test_pull_consumers(void) {
     DestroyProducer(p);
 }
 
+/* ---- topic administration ---- */
+
+/* The number of readable queues the name servers list for `topic`, -1 when it has no route. */
+static int route_queues(CPullConsumer* c, const char* topic) {
+    CMessageQueue* mqs = NULL;
+    int n = 0;
+    if (FetchSubscriptionMessageQueues(c, topic, &mqs, &n) != OK) return -1;
+    ReleaseSubscriptionMessageQueue(mqs);
+    return n;
+}
+
+/* Waits up to `seconds` for the route of `topic` to have `want` queues (-1: no route). The
+ * broker registers a change with the name server moments after it makes it. */
+static int wait_for_route(CPullConsumer* c, const char* topic, int want, int seconds) {
+    for (int i = 0; i < seconds * 10; i++) {
+        if (route_queues(c, topic) == want) return 1;
+        sleep_ms(100);
+    }
+    return route_queues(c, topic) == want;
+}
+
+static void test_topic_admin(void) {
+    /* The producer lends its settings; it need not be started. */
+    CProducer* admin = CreateProducer("g-admin");
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == TOPIC_ADMIN_FAILED);
+    CHECK(strstr(GetLatestErrorMessage(), "name server") != NULL);
+    CHECK(SetProducerNameServerAddress(admin, namesrv) == OK);
+    CHECK(CreateTopic(NULL, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    CHECK(CreateTopic(admin, NULL, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    CHECK(CreateTopic(admin, broker_addr, NULL, 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    /* The broker's refusals come back with its reason. */
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 0, 3, 6, NULL, 0, 0) == TOPIC_ADMIN_FAILED);
+    CHECK(strstr(GetLatestErrorMessage(), "readQueueNums") != NULL);
+
+    CPullConsumer* c = CreatePullConsumer("g-admin-check");
+    SetPullConsumerNameServerAddress(c, namesrv);
+    CHECK(StartPullConsumer(c) == OK);
+    CHECK(route_queues(c, "TopicAdmin") == -1);
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", 3, 20));
+    /* Creating again updates. */
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 5, 5, 6, "SINGLE_TAG", 0, 1) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", 5, 20));
+
+    CHECK(DeleteTopic(admin, NULL, NULL, NULL, NULL) == NULL_POINTER);
+    CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", -1, 20));
+    /* Without a route there is no broker to delete it from. */
+    CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == TOPIC_ADMIN_FAILED);
+    /* Told where, it is deleted (again) without a route lookup. */
+    CHECK(DeleteTopic(admin, "TopicAdmin", "", broker_addr, namesrv) == OK);
+
+    CHECK(ShutdownPullConsumer(c) == OK);
+    CHECK(DestroyPullConsumer(c) == OK);
+    CHECK(DestroyProducer(admin) == OK);
+}
+
 /* ---- transactions ---- */
 
 static atomic_int checks;
@@ -535,7 +595,8 @@ int main(void) {
         return 1;
     }
     namesrv = GetEmbeddedBrokerNameServerAddress(b);
-    printf("embedded broker: name server %s, broker %s\n", namesrv, GetEmbeddedBrokerAddress(b));
+    broker_addr = GetEmbeddedBrokerAddress(b);
+    printf("embedded broker: name server %s, broker %s\n", namesrv, broker_addr);
     CHECK(SetEmbeddedBrokerPorts(b, 1, 1) == EMBEDDED_BROKER_START_FAILED); /* running */
 
     test_producer_and_push_consumer();
@@ -544,6 +605,8 @@ int main(void) {
     printf("sql92 + orderly done\n");
     test_pull_consumers();
     printf("pull consumers done\n");
+    test_topic_admin();
+    printf("topic admin done\n");
     test_transactions();
     printf("transactions done\n");
     test_reconsume_later();
