@@ -864,6 +864,64 @@ pub unsafe extern "C" fn ResumePushConsumer(consumer: *mut CPushConsumer) -> c_i
     })
 }
 
+/// rocketmq-rs addition: the messages of `topic` this consumer has yet to consume on the queues
+/// now assigned to it (rocketmq-client-go's `GetOffsetDiffMap`, one topic): the sum over them
+/// of the broker's max offset minus the group's offset, after committing the offsets consumed
+/// so far. `*queues` (may be NULL) gets how many queues of `topic` are assigned; with none,
+/// `*diff` is 0. Clustering consumers only (a broadcasting one keeps its offsets locally):
+/// otherwise, or when a broker cannot be asked, `PUSHCONSUMER_START_FAILED` (20);
+/// `PUSHCONSUMER_NOT_RUNNING` (21) when the consumer is not started.
+#[no_mangle]
+pub unsafe extern "C" fn GetPushConsumerOffsetDiff(
+    consumer: *mut CPushConsumer,
+    topic: *const c_char,
+    diff: *mut c_longlong,
+    queues: *mut c_int,
+) -> c_int {
+    ffi_boundary!(CStatus::PUSHCONSUMER_START_FAILED as c_int, {
+        status((|| {
+            // SAFETY: checked by the registry; C string alive for this call.
+            let obj = unsafe { consumer_ref(consumer) }?;
+            let topic = unsafe { req_str(topic, "topic") }?;
+            if diff.is_null() {
+                return Err(FfiError::null("diff"));
+            }
+            let client = obj
+                .client
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or_else(|| {
+                    FfiError::new(
+                        CStatus::PUSHCONSUMER_NOT_RUNNING,
+                        "the push consumer is not started",
+                    )
+                })?;
+            let config = obj
+                .settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config
+                .clone();
+            let assigned: Vec<MessageQueue> = client
+                .assigned_queues()
+                .into_iter()
+                .filter(|q| q.topic == topic)
+                .collect();
+            let total = crate::offset_diff::of_queues(&client, &config, &assigned)
+                .map_err(client_error(CStatus::PUSHCONSUMER_START_FAILED))?;
+            // SAFETY: `diff` checked non-NULL; `queues` NULL or writable, as documented.
+            unsafe {
+                *diff = total;
+                if !queues.is_null() {
+                    *queues = assigned.len() as c_int;
+                }
+            }
+            Ok(())
+        })())
+    })
+}
+
 // ---- poll mode ----
 
 pub(crate) struct RequestObj {

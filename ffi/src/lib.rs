@@ -25,6 +25,7 @@ mod convert;
 mod handles;
 mod logging;
 mod message;
+mod offset_diff;
 mod poll_queue;
 mod received;
 mod runtime;

@@ -289,6 +289,54 @@ static void test_producer_and_push_consumer(void) {
     CHECK(DestroyProducer(p) == OK);
 }
 
+/* ---- offset diff: what a consumer has yet to consume ---- */
+
+static atomic_int held, release_held;
+static int on_hold(CPushConsumer* c, CMessageExt* m) {
+    (void)c;
+    (void)m;
+    atomic_fetch_add(&held, 1);
+    while (!atomic_load(&release_held)) sleep_ms(10);
+    return 0;
+}
+
+/* Waits up to `seconds` for the offset diff of `topic` to be `want`; returns the last one. */
+static long long wait_for_diff(CPushConsumer* c, const char* topic, long long want, int seconds) {
+    long long diff = -1;
+    int queues = 0;
+    for (int i = 0; i < seconds * 10; i++) {
+        CHECK(GetPushConsumerOffsetDiff(c, topic, &diff, &queues) == OK);
+        if (diff == want && queues > 0) break;
+        sleep_ms(100);
+    }
+    return diff;
+}
+
+static void test_offset_diff(void) {
+    /* TopicPlain holds 13 messages (test_producer_and_push_consumer). A consumer holding its
+     * first deliveries in the callback has consumed nothing yet. */
+    CPushConsumer* c = CreatePushConsumer("g-diff");
+    long long diff = 0;
+    int queues = 0;
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicPlain", &diff, &queues) == PUSHCONSUMER_NOT_RUNNING);
+    SetPushConsumerNameServerAddress(c, namesrv);
+    SetPushConsumerConsumeFromWhere(c, CONSUME_FROM_FIRST_OFFSET);
+    SetPushConsumerThreadCount(c, 1);
+    Subscribe(c, "TopicPlain", "*");
+    RegisterMessageCallback(c, on_hold);
+    CHECK(StartPushConsumer(c) == OK);
+    CHECK(wait_for(&held, 1, 30));
+    CHECK(wait_for_diff(c, "TopicPlain", 13, 20) == 13);
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicPlain", NULL, &queues) == NULL_POINTER);
+    /* A topic it does not read: no queue, no diff. */
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicNotMine", &diff, &queues) == OK);
+    CHECK(diff == 0 && queues == 0);
+    atomic_store(&release_held, 1);
+    CHECK(wait_for_diff(c, "TopicPlain", 0, 30) == 0);
+    CHECK(ShutdownPushConsumer(c) == OK);
+    CHECK(DestroyPushConsumer(c) == OK);
+}
+
 /* ---- retries: a non-zero return means "later" ---- */
 
 static atomic_int retry_calls;
@@ -601,6 +649,8 @@ int main(void) {
 
     test_producer_and_push_consumer();
     printf("producer + push consumer done\n");
+    test_offset_diff();
+    printf("offset diff done\n");
     test_sql92_and_orderly();
     printf("sql92 + orderly done\n");
     test_pull_consumers();
