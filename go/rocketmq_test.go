@@ -592,3 +592,68 @@ func TestAdminCreateAndDeleteTopic(t *testing.T) {
 		t.Fatalf("CreateTopic with a cancelled context: %v", err)
 	}
 }
+
+func TestPushConsumerOffsetDiffMap(t *testing.T) {
+	b := broker.Start(t)
+	p := startProducer(t, b)
+	topic := "TopicGoOffsetDiff"
+	for i := 0; i < 6; i++ {
+		if _, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("diff"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := rocketmq.NewPushConsumer(consumer.WithGroupName("c-diff"), consumer.WithNsResolver(b.Resolver()),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset), consumer.WithConsumeGoroutineNums(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.GetOffsetDiffMap(); len(d) != 0 {
+		t.Fatalf("diff map before Start: %v", d)
+	}
+	// The callback holds its first delivery: nothing is consumed until it is released.
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	err = c.Subscribe(topic, consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-release
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+		_ = c.Shutdown()
+	}()
+	waitDiff := func(want int64) map[string]int64 {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d := c.GetOffsetDiffMap()
+			if v, ok := d[topic]; (ok && v == want) || time.Now().After(deadline) {
+				return d
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery")
+	}
+	if d := waitDiff(6); d[topic] != 6 {
+		t.Fatalf("diff map while holding: %v, want %s: 6", d, topic)
+	}
+	close(release)
+	released = true
+	if d := waitDiff(0); d[topic] != 0 || len(d) != 1 {
+		t.Fatalf("diff map after consuming: %v, want %s: 0", d, topic)
+	}
+}
