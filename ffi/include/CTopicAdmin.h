@@ -44,6 +44,19 @@ int DeleteTopic(CProducer *producer,
                 const char *brokerAddr,
                 const char *nameServerAddrs);
 
+/**
+ * rocketmq-rs addition: every topic the name servers know (of all clusters, system topics
+ * included), sorted, using `producer`'s settings (it need not be started). `*topics` gets one
+ * `malloc`ed block: `*size` names followed by a NULL entry; release it with
+ * `ReleaseTopicList` (or `free`). `TOPIC_ADMIN_FAILED` (60) when no name server answers.
+ */
+ROCKETMQCLIENT_API int FetchTopicList(CProducer *producer, char ***topics, int *size);
+
+/**
+ * rocketmq-rs addition: frees what `FetchTopicList` returned. NULL is `NULL_POINTER` (1).
+ */
+ROCKETMQCLIENT_API int ReleaseTopicList(char **topics);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -1,7 +1,8 @@
-//! `CTopicAdmin.h` (rocketmq-rs addition): creating and deleting topics, as rocketmq-client-go
-//! v2's `admin.CreateTopic` / `admin.DeleteTopic` (and Java's `mqadmin updateTopic` /
-//! `deleteTopic`) do it: UPDATE_AND_CREATE_TOPIC to a broker; DELETE_TOPIC_IN_BROKER to the
-//! brokers, then DELETE_TOPIC_IN_NAMESRV to the name servers.
+//! `CTopicAdmin.h` (rocketmq-rs addition): creating, deleting and listing topics, as
+//! rocketmq-client-go v2's `admin.CreateTopic` / `DeleteTopic` / `FetchAllTopicList` (and Java's
+//! `mqadmin updateTopic` / `deleteTopic` / `topicList`) do it: UPDATE_AND_CREATE_TOPIC to a
+//! broker; DELETE_TOPIC_IN_BROKER to the brokers, then DELETE_TOPIC_IN_NAMESRV to the name
+//! servers; GET_ALL_TOPIC_LIST_FROM_NAMESERVER.
 //!
 //! The calls borrow a producer handle for its settings (name servers, credentials, timeout);
 //! it need not be started. Each call opens its own connections and closes them before it
@@ -15,13 +16,16 @@
 //! required argument, is `NULL_POINTER` (1).
 
 use std::future::Future;
-use std::os::raw::{c_char, c_int};
+use std::os::raw::{c_char, c_int, c_void};
+use std::{mem, ptr};
 
 use rocketmq::client::instance::ClientInstance;
 use rocketmq::client::{blocking, ClientError};
+use rocketmq::protocol::bodies::TopicList;
+use rocketmq::protocol::json::from_fastjson;
 use rocketmq::protocol::{request_code, response_code, RemotingCommand};
 
-use crate::boundary::{ffi_boundary, opt_str, req_str, status, FfiError, FfiResult};
+use crate::boundary::{c_string, ffi_boundary, opt_str, req_str, status, FfiError, FfiResult};
 use crate::c_common::CStatus;
 use crate::c_producer::{client_settings, CProducer};
 use crate::convert::client_error;
@@ -40,10 +44,11 @@ struct TopicSpec {
 }
 
 /// Runs `op` with a client made from the producer's settings, then closes its connections.
-unsafe fn with_client<F, Fut>(producer: *mut CProducer, op: F) -> FfiResult<()>
+unsafe fn with_client<T, F, Fut>(producer: *mut CProducer, op: F) -> FfiResult<T>
 where
+    T: Send,
     F: FnOnce(ClientInstance) -> Fut + Send,
-    Fut: Future<Output = Result<(), ClientError>> + Send,
+    Fut: Future<Output = Result<T, ClientError>> + Send,
 {
     // SAFETY: the handle is checked by the producer registry.
     let config = unsafe { client_settings(producer, FAILED) }?;
@@ -234,5 +239,113 @@ pub unsafe extern "C" fn DeleteTopic(
                 })
             }
         })())
+    })
+}
+
+/// The topics of the first name server that answers, sorted.
+async fn topic_list(client: &ClientInstance) -> Result<Vec<String>, ClientError> {
+    let mut last_err = None;
+    for addr in client.config().namesrv_list()? {
+        let cmd = RemotingCommand::request(request_code::GET_ALL_TOPIC_LIST_FROM_NAMESERVER);
+        let resp = match client.invoke(&addr, cmd, client.request_timeout()).await {
+            Ok(r) => r,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
+        };
+        let refused = |code: i32, remark: String| ClientError::Broker {
+            code,
+            remark,
+            addr: addr.clone(),
+        };
+        if resp.code != response_code::SUCCESS {
+            last_err = Some(refused(resp.code, resp.remark.unwrap_or_default()));
+            continue;
+        }
+        let mut topics = from_fastjson::<TopicList>(&resp.body)
+            .map_err(|e| {
+                refused(
+                    response_code::SYSTEM_ERROR,
+                    format!("unparsable topic list: {e}"),
+                )
+            })?
+            .topic_list;
+        topics.sort();
+        return Ok(topics);
+    }
+    Err(last_err.unwrap_or_else(|| ClientError::ClientState("no name server".into())))
+}
+
+/// Writes `names` as one `malloc`ed block into `*out`: a NULL-terminated table of pointers to
+/// the NUL-terminated names, which follow the table in the same block (so one `free` releases
+/// all).
+///
+/// # Safety
+/// `out` and `size` are non-NULL and writable.
+unsafe fn write_string_array(
+    names: &[String],
+    out: *mut *mut *mut c_char,
+    size: *mut c_int,
+) -> FfiResult<()> {
+    let texts: Vec<_> = names.iter().map(|n| c_string(n)).collect();
+    let table_bytes = (texts.len() + 1) * mem::size_of::<*mut c_char>();
+    let text_bytes: usize = texts.iter().map(|t| t.as_bytes_with_nul().len()).sum();
+    // SAFETY: plain allocation, checked for NULL below.
+    let block = unsafe { crate::abi::malloc(table_bytes + text_bytes) } as *mut u8;
+    if block.is_null() {
+        return Err(FfiError::new(CStatus::MALLOC_FAILED, "out of memory"));
+    }
+    let table = block as *mut *mut c_char;
+    // SAFETY: `block` holds the table (malloc aligns it for pointers) followed by `text_bytes`
+    // bytes, exactly what is written below.
+    unsafe {
+        let mut text = block.add(table_bytes);
+        for (i, t) in texts.iter().enumerate() {
+            let bytes = t.as_bytes_with_nul();
+            ptr::copy_nonoverlapping(bytes.as_ptr(), text, bytes.len());
+            table.add(i).write(text as *mut c_char);
+            text = text.add(bytes.len());
+        }
+        table.add(texts.len()).write(ptr::null_mut());
+        *out = table;
+        *size = texts.len() as c_int;
+    }
+    Ok(())
+}
+
+/// rocketmq-rs addition: every topic the name servers know (of all clusters, system topics
+/// included), sorted, using `producer`'s settings (it need not be started). `*topics` gets one
+/// `malloc`ed block: `*size` names followed by a NULL entry; release it with
+/// `ReleaseTopicList` (or `free`). `TOPIC_ADMIN_FAILED` (60) when no name server answers.
+#[no_mangle]
+pub unsafe extern "C" fn FetchTopicList(
+    producer: *mut CProducer,
+    topics: *mut *mut *mut c_char,
+    size: *mut c_int,
+) -> c_int {
+    ffi_boundary!(FAILED as c_int, {
+        status((|| {
+            if topics.is_null() || size.is_null() {
+                return Err(FfiError::null("topics/size"));
+            }
+            // SAFETY: the handle is checked by the producer registry.
+            let names = unsafe { with_client(producer, |c| async move { topic_list(&c).await }) }?;
+            // SAFETY: out-pointers checked non-NULL above.
+            unsafe { write_string_array(&names, topics, size) }
+        })())
+    })
+}
+
+/// rocketmq-rs addition: frees what `FetchTopicList` returned. NULL is `NULL_POINTER` (1).
+#[no_mangle]
+pub unsafe extern "C" fn ReleaseTopicList(topics: *mut *mut c_char) -> c_int {
+    ffi_boundary!(CStatus::NULL_POINTER as c_int, {
+        if topics.is_null() {
+            return CStatus::NULL_POINTER as c_int;
+        }
+        // SAFETY: one block from `malloc` in `write_string_array` (the documented contract).
+        unsafe { crate::abi::free(topics as *mut c_void) };
+        CStatus::OK as c_int
     })
 }

@@ -517,6 +517,18 @@ static int wait_for_route(CPullConsumer* c, const char* topic, int want, int sec
     return route_queues(c, topic) == want;
 }
 
+/* 1 if the name servers list `topic`, 0 if not, -1 on error. */
+static int topic_listed(CProducer* p, const char* topic) {
+    char** topics = NULL;
+    int n = -1;
+    if (FetchTopicList(p, &topics, &n) != OK) return -1;
+    int found = 0;
+    for (int i = 0; i < n; i++) found |= strcmp(topics[i], topic) == 0;
+    if (topics[n] != NULL) found = -1; /* the table ends with NULL */
+    CHECK(ReleaseTopicList(topics) == OK);
+    return found;
+}
+
 static void test_topic_admin(void) {
     /* The producer lends its settings; it need not be started. */
     CProducer* admin = CreateProducer("g-admin");
@@ -536,6 +548,10 @@ static void test_topic_admin(void) {
     CHECK(route_queues(c, "TopicAdmin") == -1);
     CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == OK);
     CHECK(wait_for_route(c, "TopicAdmin", 3, 20));
+    CHECK(topic_listed(admin, "TopicAdmin") == 1);
+    CHECK(topic_listed(admin, "TBW102") == 1);
+    CHECK(FetchTopicList(admin, NULL, NULL) == NULL_POINTER);
+    CHECK(ReleaseTopicList(NULL) == NULL_POINTER);
     /* Creating again updates. */
     CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 5, 5, 6, "SINGLE_TAG", 0, 1) == OK);
     CHECK(wait_for_route(c, "TopicAdmin", 5, 20));
@@ -543,6 +559,7 @@ static void test_topic_admin(void) {
     CHECK(DeleteTopic(admin, NULL, NULL, NULL, NULL) == NULL_POINTER);
     CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == OK);
     CHECK(wait_for_route(c, "TopicAdmin", -1, 20));
+    CHECK(topic_listed(admin, "TopicAdmin") == 0);
     /* Without a route there is no broker to delete it from. */
     CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == TOPIC_ADMIN_FAILED);
     /* Told where, it is deleted (again) without a route lookup. */
