@@ -558,6 +558,22 @@ func TestAdminCreateAndDeleteTopic(t *testing.T) {
 	if n := routeQueues(t, pc, topic, 3, 20*time.Second); n != 3 {
 		t.Fatalf("%d queues after CreateTopic, want 3", n)
 	}
+	listed := func(name string) bool {
+		t.Helper()
+		l, err := a.FetchAllTopicList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range l.TopicList {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed(topic) || !listed("TBW102") {
+		t.Fatal("FetchAllTopicList misses the created topic or TBW102")
+	}
 	// v2's defaults: 8 queues.
 	defaults := "TopicGoAdminDefaults"
 	if err := a.CreateTopic(ctx, admin.WithTopicCreate(defaults), admin.WithBrokerAddrCreate(b.Addr())); err != nil {
@@ -573,6 +589,9 @@ func TestAdminCreateAndDeleteTopic(t *testing.T) {
 	}
 	if n := routeQueues(t, pc, topic, 0, 20*time.Second); n != 0 {
 		t.Fatalf("%d queues after DeleteTopic", n)
+	}
+	if listed(topic) {
+		t.Fatal("FetchAllTopicList still lists the deleted topic")
 	}
 	// Without a route and no broker address there is nothing to delete from.
 	if err := a.DeleteTopic(ctx, admin.WithTopicDelete(topic)); err == nil {

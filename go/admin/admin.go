@@ -1,5 +1,5 @@
-// Package admin has the shape of rocketmq-client-go v2's admin client: topic creation and
-// deletion, and the queues of a topic.
+// Package admin has the shape of rocketmq-client-go v2's admin client: topic creation,
+// deletion and listing, and the queues of a topic.
 package admin
 
 import (
@@ -100,10 +100,18 @@ func WithNameSrvAddr(addr []string) OptionDelete {
 	return func(c *TopicConfigDelete) { c.NameSrvAddr = addr }
 }
 
+// TopicList is FetchAllTopicList's answer. BrokerAddr is kept for v2's shape (name servers
+// leave it empty).
+type TopicList struct {
+	TopicList  []string
+	BrokerAddr string
+}
+
 // Admin is the admin client.
 type Admin interface {
 	CreateTopic(ctx context.Context, opts ...OptionCreate) error
 	DeleteTopic(ctx context.Context, opts ...OptionDelete) error
+	FetchAllTopicList(ctx context.Context) (*TopicList, error)
 	FetchPublishMessageQueues(ctx context.Context, topic string) ([]*primitive.MessageQueue, error)
 	Close() error
 }
@@ -171,6 +179,19 @@ func (a *admin) DeleteTopic(ctx context.Context, opts ...OptionDelete) error {
 		return err
 	}
 	return a.producer.DeleteTopic(cfg.Topic, cfg.ClusterName, cfg.BrokerAddr, cfg.NameSrvAddr)
+}
+
+// FetchAllTopicList lists every topic the name servers know (all clusters, system topics
+// included; names as stored, namespace and all), sorted.
+func (a *admin) FetchAllTopicList(ctx context.Context) (*TopicList, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	topics, err := a.producer.TopicList()
+	if err != nil {
+		return nil, err
+	}
+	return &TopicList{TopicList: topics}, nil
 }
 
 // FetchPublishMessageQueues lists the writable queues of topic.

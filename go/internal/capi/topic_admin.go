@@ -6,7 +6,10 @@ package capi
 */
 import "C"
 
-import "strings"
+import (
+	"strings"
+	"unsafe"
+)
 
 // TopicConfig is what CreateTopic sends to the broker.
 type TopicConfig struct {
@@ -46,4 +49,20 @@ func (p *Producer) DeleteTopic(topic, cluster, brokerAddr string, nameServers []
 	defer free(b)
 	defer free(ns)
 	return call("delete topic", func() C.int { return C.DeleteTopic(p.p, t, c, b, ns) })
+}
+
+// TopicList is every topic the name servers know, sorted.
+func (p *Producer) TopicList() ([]string, error) {
+	var arr **C.char
+	var n C.int
+	if err := call("topic list", func() C.int { return C.FetchTopicList(p.p, &arr, &n) }); err != nil {
+		return nil, err
+	}
+	defer C.ReleaseTopicList(arr)
+	names := unsafe.Slice(arr, int(n))
+	topics := make([]string, 0, len(names))
+	for _, name := range names {
+		topics = append(topics, C.GoString(name))
+	}
+	return topics, nil
 }

@@ -1,4 +1,4 @@
-// Creates a topic on a broker, shows its queues, then deletes it again.
+// Lists the topics, creates one on a broker, shows its queues, then deletes it again.
 package main
 
 import (
@@ -23,6 +23,9 @@ func main() {
 	}
 	defer a.Close()
 	ctx := context.Background()
+	if list, err := a.FetchAllTopicList(ctx); err == nil {
+		fmt.Println("topics:", list.TopicList)
+	}
 	if err := a.CreateTopic(ctx, admin.WithTopicCreate(*topic), admin.WithBrokerAddrCreate(*brokerAddr),
 		admin.WithReadQueueNums(4), admin.WithWriteQueueNums(4)); err != nil {
 		fmt.Println("create topic:", err)
