@@ -38,6 +38,7 @@ headers=(
 [ -f "$here/src/c_producer.rs" ] && headers+=("CProducer.h|c_producer.rs|CCommon.h CBatchMessage.h CMQException.h CMessage.h CMessageExt.h CMessageQueue.h CSendResult.h CTransactionStatus.h|CProducer CSendReceipt QueueSelectorCallback CSendSuccessCallback CSendExceptionCallback COnSendSuccessCallback COnSendExceptionCallback CLocalTransactionCheckerCallback CLocalTransactionExecutorCallback")
 [ -f "$here/src/c_push_consumer.rs" ] && headers+=("CPushConsumer.h|c_push_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h|CPushConsumer CConsumeStatus MessageCallBack CConsumeRequest")
 [ -f "$here/src/c_pull_consumer.rs" ] && headers+=("CPullConsumer.h|c_pull_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h CPullResult.h|CPullConsumer")
+[ -f "$here/src/c_topic_admin.rs" ] && headers+=("CTopicAdmin.h|c_topic_admin.rs|CCommon.h CProducer.h|")
 [ -f "$here/src/c_lite_pull_consumer.rs" ] && headers+=("CLitePullConsumer.h|c_lite_pull_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h|CLitePullConsumer")
 
 for entry in "${headers[@]}"; do

@@ -505,7 +505,174 @@ func TestAdminFetchQueues(t *testing.T) {
 	if err != nil || len(qs) == 0 {
 		t.Fatalf("queues %v, %v", qs, err)
 	}
-	if err := a.CreateTopic(context.Background(), admin.WithTopicCreate("x")); !errors.Is(err, admin.ErrNotSupported) {
-		t.Fatalf("CreateTopic: %v", err)
+}
+
+// routeQueues waits up to within for the name server to list want readable queues of topic
+// (0: no route), and returns what it saw last.
+func routeQueues(t *testing.T, pc rocketmq.PullConsumer, topic string, want int, within time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		qs, err := pc.GetTopicRouteInfo(topic)
+		n := len(qs)
+		if err != nil {
+			n = 0
+		}
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestAdminCreateAndDeleteTopic(t *testing.T) {
+	b := broker.Start(t)
+	ctx := context.Background()
+	a, err := admin.NewAdmin(admin.WithResolver(b.Resolver()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// Something that reads routes straight from the name server (no cache, no fallback).
+	pc, err := rocketmq.NewPullConsumer(consumer.WithGroupName("c-admin"), consumer.WithNsResolver(b.Resolver()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Shutdown()
+
+	topic := "TopicGoAdminCreated"
+	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic)); err == nil {
+		t.Fatal("CreateTopic without WithBrokerAddrCreate succeeded")
+	}
+	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(b.Addr()),
+		admin.WithReadQueueNums(0)); err == nil || !strings.Contains(err.Error(), "readQueueNums") {
+		t.Fatalf("CreateTopic with 0 read queues: %v", err)
+	}
+	if err := a.CreateTopic(ctx, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(b.Addr()),
+		admin.WithReadQueueNums(3), admin.WithWriteQueueNums(3), admin.WithPerm(6)); err != nil {
+		t.Fatal(err)
+	}
+	if n := routeQueues(t, pc, topic, 3, 20*time.Second); n != 3 {
+		t.Fatalf("%d queues after CreateTopic, want 3", n)
+	}
+	listed := func(name string) bool {
+		t.Helper()
+		l, err := a.FetchAllTopicList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range l.TopicList {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+	if !listed(topic) || !listed("TBW102") {
+		t.Fatal("FetchAllTopicList misses the created topic or TBW102")
+	}
+	// v2's defaults: 8 queues.
+	defaults := "TopicGoAdminDefaults"
+	if err := a.CreateTopic(ctx, admin.WithTopicCreate(defaults), admin.WithBrokerAddrCreate(b.Addr())); err != nil {
+		t.Fatal(err)
+	}
+	if n := routeQueues(t, pc, defaults, 8, 20*time.Second); n != 8 {
+		t.Fatalf("%d queues with the default options, want 8", n)
+	}
+
+	// Brokers and name servers found from the route and the admin's resolver.
+	if err := a.DeleteTopic(ctx, admin.WithTopicDelete(topic)); err != nil {
+		t.Fatal(err)
+	}
+	if n := routeQueues(t, pc, topic, 0, 20*time.Second); n != 0 {
+		t.Fatalf("%d queues after DeleteTopic", n)
+	}
+	if listed(topic) {
+		t.Fatal("FetchAllTopicList still lists the deleted topic")
+	}
+	// Without a route and no broker address there is nothing to delete from.
+	if err := a.DeleteTopic(ctx, admin.WithTopicDelete(topic)); err == nil {
+		t.Fatal("deleting a topic without a route and without a broker address succeeded")
+	}
+	// Told where, as v2's examples do.
+	if err := a.DeleteTopic(ctx, admin.WithTopicDelete(defaults), admin.WithBrokerAddrDelete(b.Addr()),
+		admin.WithNameSrvAddr([]string{b.NameServer()})); err != nil {
+		t.Fatal(err)
+	}
+	if n := routeQueues(t, pc, defaults, 0, 20*time.Second); n != 0 {
+		t.Fatalf("%d queues after DeleteTopic with addresses", n)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := a.CreateTopic(cancelled, admin.WithTopicCreate(topic), admin.WithBrokerAddrCreate(b.Addr())); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CreateTopic with a cancelled context: %v", err)
+	}
+}
+
+func TestPushConsumerOffsetDiffMap(t *testing.T) {
+	b := broker.Start(t)
+	p := startProducer(t, b)
+	topic := "TopicGoOffsetDiff"
+	for i := 0; i < 6; i++ {
+		if _, err := p.SendSync(context.Background(), primitive.NewMessage(topic, []byte("diff"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := rocketmq.NewPushConsumer(consumer.WithGroupName("c-diff"), consumer.WithNsResolver(b.Resolver()),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset), consumer.WithConsumeGoroutineNums(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := c.GetOffsetDiffMap(); len(d) != 0 {
+		t.Fatalf("diff map before Start: %v", d)
+	}
+	// The callback holds its first delivery: nothing is consumed until it is released.
+	held, release := make(chan struct{}, 1), make(chan struct{})
+	err = c.Subscribe(topic, consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+		select {
+		case held <- struct{}{}:
+		default:
+		}
+		<-release
+		return consumer.ConsumeSuccess, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	released := false
+	defer func() {
+		if !released {
+			close(release)
+		}
+		_ = c.Shutdown()
+	}()
+	waitDiff := func(want int64) map[string]int64 {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			d := c.GetOffsetDiffMap()
+			if v, ok := d[topic]; (ok && v == want) || time.Now().After(deadline) {
+				return d
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery")
+	}
+	if d := waitDiff(6); d[topic] != 6 {
+		t.Fatalf("diff map while holding: %v, want %s: 6", d, topic)
+	}
+	close(release)
+	released = true
+	if d := waitDiff(0); d[topic] != 0 || len(d) != 1 {
+		t.Fatalf("diff map after consuming: %v, want %s: 0", d, topic)
 	}
 }

@@ -2,7 +2,7 @@
 # Builds librocketmq and runs every bindings check; exits non-zero on the first failure.
 #   1. ffi: the committed headers match a fresh cbindgen run (pinned version), unit tests,
 #      clippy, formatting
-#   2. C: tests/c under AddressSanitizer against the embedded broker
+#   2. C: tests/c under AddressSanitizer (leaks included) against the embedded broker
 #   3. Go: go vet, go test -race against the embedded broker (static link), the dynamic link
 #      (-tags rocketmq_dynamic), the no-cgo error, and the examples build
 #   4. Python: the genuine rocketmq-client-python 2.0.0 (PyPI, ctypes) loading our librocketmq.so

@@ -237,6 +237,21 @@ ROCKETMQCLIENT_API int SuspendPushConsumer(CPushConsumer *consumer);
 ROCKETMQCLIENT_API int ResumePushConsumer(CPushConsumer *consumer);
 
 /**
+ * rocketmq-rs addition: the messages of `topic` this consumer has yet to consume on the queues
+ * now assigned to it (rocketmq-client-go's `GetOffsetDiffMap`, one topic): the sum over them
+ * of the broker's max offset minus the group's offset, after committing the offsets consumed
+ * so far. `*queues` (may be NULL) gets how many queues of `topic` are assigned; with none,
+ * `*diff` is 0. Clustering consumers only (a broadcasting one keeps its offsets locally):
+ * otherwise, or when a broker cannot be asked, `PUSHCONSUMER_START_FAILED` (20);
+ * `PUSHCONSUMER_NOT_RUNNING` (21) when the consumer is not started.
+ */
+ROCKETMQCLIENT_API
+int GetPushConsumerOffsetDiff(CPushConsumer *consumer,
+                              const char *topic,
+                              long long *diff,
+                              int *queues);
+
+/**
  * rocketmq-rs addition: deliveries wait in a queue for `PollPushConsumer` instead of going to
  * a callback (`orderly` != 0 for orderly consumption). Replaces any callback.
  */

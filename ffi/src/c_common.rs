@@ -26,8 +26,9 @@ pub const ROCKETMQ_RS_ABI_VERSION: c_int = 1;
 
 /// Status codes returned by most functions. 0 is success; the others are grouped by family
 /// (10.. producer, 20.. push consumer, 30.. pull consumer, 40.. embedded broker, 50.. lite pull
-/// consumer). `PRODUCER_ERROR_CODE_START`, `PUSHCONSUMER_ERROR_CODE_START` and
-/// `PULLCONSUMER_ERROR_CODE_START` are `#define`d aliases at the top of this header.
+/// consumer, 60.. topic administration). `PRODUCER_ERROR_CODE_START`,
+/// `PUSHCONSUMER_ERROR_CODE_START` and `PULLCONSUMER_ERROR_CODE_START` are `#define`d aliases
+/// at the top of this header.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CStatus {
@@ -55,6 +56,9 @@ pub enum CStatus {
     LITEPULLCONSUMER_START_FAILED = 50,
     /// rocketmq-rs addition: lite pull consumer poll, seek or commit failed.
     LITEPULLCONSUMER_POLL_FAILED = 51,
+    /// rocketmq-rs addition: a broker or name server refused or missed a topic administration
+    /// request (`CreateTopic`, `DeleteTopic`).
+    TOPIC_ADMIN_FAILED = 60,
     Not_Support = 500,
     NOT_SUPPORT_NOW = -1,
 }

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use rocketmq::client::blocking::block_on;
 use rocketmq::client::lite_pull_consumer::LitePullConfig;
-use rocketmq::client::{LitePullConsumer, MessageModel};
+use rocketmq::client::{ClientConfig, LitePullConsumer, MessageModel};
 use rocketmq::protocol::bodies::MessageQueue;
 
 use crate::abi::{CConsumeFromWhere, CMessageModel};
@@ -28,7 +28,9 @@ use crate::c_common::CStatus;
 use crate::c_message_ext::CMessageExt;
 use crate::c_message_queue::{write_queue_array, CMessageQueue};
 use crate::c_push_consumer::consume_from_where;
-use crate::client_settings::{check_namesrv, set_credentials};
+use crate::client_settings::{
+    check_namesrv, set_instance_name, set_namesrv_address, set_session_credentials, ClientSettings,
+};
 use crate::convert::{client_error, from_c_queue};
 use crate::handles::Registry;
 use crate::received::{find_by_array, make_list, LISTS};
@@ -47,6 +49,15 @@ struct Settings {
     /// topic → (expression, SQL92?)
     subscriptions: BTreeMap<String, (String, bool)>,
     assigned: Option<Vec<MessageQueue>>,
+}
+
+impl ClientSettings for Settings {
+    fn client(&mut self) -> &mut ClientConfig {
+        &mut self.config.consumer.client
+    }
+    fn namesrv_domain(&mut self) -> &mut Option<String> {
+        &mut self.namesrv_domain
+    }
 }
 
 pub(crate) struct LiteObj {
@@ -76,7 +87,7 @@ pub unsafe extern "C" fn CreateLitePullConsumer(groupId: *const c_char) -> *mut 
             return ptr::null_mut();
         };
         let mut config = LitePullConfig::new("", &group);
-        config.consumer.client = rocketmq::client::ClientConfig::default();
+        config.consumer.client = ClientConfig::default();
         LITE_CONSUMERS.insert(LiteObj {
             settings: Mutex::new(Settings {
                 config,
@@ -182,12 +193,7 @@ pub unsafe extern "C" fn SetLitePullConsumerNameServerAddress(
 ) -> c_int {
     ffi_boundary!(START as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.config.consumer.client.namesrv_addr = req_str(namesrv, "namesrv")?;
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_namesrv_address(s, namesrv)) }
     })
 }
 
@@ -198,12 +204,7 @@ pub unsafe extern "C" fn SetLitePullConsumerInstanceName(
 ) -> c_int {
     ffi_boundary!(START as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.config.consumer.client.instance_name = req_str(instanceName, "instanceName")?;
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_instance_name(s, instanceName)) }
     })
 }
 
@@ -218,10 +219,7 @@ pub unsafe extern "C" fn SetLitePullConsumerSessionCredentials(
         // SAFETY: C strings alive for this call.
         unsafe {
             set(consumer, |s| {
-                let ak = req_str(accessKey, "accessKey")?;
-                let sk = req_str(secretKey, "secretKey")?;
-                set_credentials(&mut s.config.consumer.client, ak, sk);
-                Ok(())
+                set_session_credentials(s, accessKey, secretKey)
             })
         }
     })

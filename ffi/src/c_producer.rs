@@ -25,7 +25,7 @@ use rocketmq::client::message::{MessageExt, SendResult};
 use rocketmq::client::producer::{
     LocalTransactionState, Producer, ProducerConfig, TransactionListener, TransactionProducer,
 };
-use rocketmq::client::{ClientError, Message};
+use rocketmq::client::{ClientConfig, ClientError, Message};
 use rocketmq::protocol::bodies::MessageQueue;
 
 use crate::abi::{CLogLevel, CTraceModel, CTransactionStatus};
@@ -40,7 +40,10 @@ use crate::c_message_queue::CMessageQueue;
 use crate::c_mq_exception::CMQException;
 use crate::c_send_result::{CSendResult, CSendStatus};
 use crate::callback_gate::CallbackGate;
-use crate::client_settings::{check_namesrv, set_credentials};
+use crate::client_settings::{
+    check_namesrv, refuse_ssl, set_instance_name, set_namesrv_address, set_namesrv_domain,
+    set_session_credentials, ClientSettings,
+};
 use crate::convert::{
     client_error, from_c_queue, from_message_ext, send_status, to_c_queue, to_c_send_result,
     to_client_message,
@@ -136,6 +139,15 @@ impl Client {
 struct Settings {
     config: ProducerConfig,
     namesrv_domain: Option<String>,
+}
+
+impl ClientSettings for Settings {
+    fn client(&mut self) -> &mut ClientConfig {
+        &mut self.config.client
+    }
+    fn namesrv_domain(&mut self) -> &mut Option<String> {
+        &mut self.namesrv_domain
+    }
 }
 
 pub(crate) struct ProducerObj {
@@ -349,12 +361,7 @@ pub unsafe extern "C" fn SetProducerNameServerAddress(
 ) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(producer, |s| {
-                s.config.client.namesrv_addr = req_str(namesrv, "namesrv")?;
-                Ok(())
-            })
-        }
+        unsafe { set(producer, |s| set_namesrv_address(s, namesrv)) }
     })
 }
 
@@ -366,12 +373,7 @@ pub unsafe extern "C" fn SetProducerNameServerDomain(
 ) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(producer, |s| {
-                s.namesrv_domain = Some(req_str(domain, "domain")?);
-                Ok(())
-            })
-        }
+        unsafe { set(producer, |s| set_namesrv_domain(s, domain)) }
     })
 }
 
@@ -399,12 +401,7 @@ pub unsafe extern "C" fn SetProducerInstanceName(
 ) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(producer, |s| {
-                s.config.client.instance_name = req_str(instanceName, "instanceName")?;
-                Ok(())
-            })
-        }
+        unsafe { set(producer, |s| set_instance_name(s, instanceName)) }
     })
 }
 
@@ -421,10 +418,7 @@ pub unsafe extern "C" fn SetProducerSessionCredentials(
         // SAFETY: C strings alive for this call.
         unsafe {
             set(producer, |s| {
-                let ak = req_str(accessKey, "accessKey")?;
-                let sk = req_str(secretKey, "secretKey")?;
-                set_credentials(&mut s.config.client, ak, sk);
-                Ok(())
+                set_session_credentials(s, accessKey, secretKey)
             })
         }
     })
@@ -584,14 +578,7 @@ pub unsafe extern "C" fn SetProducerMessageTrace(
 pub unsafe extern "C" fn SetProducerSsl(producer: *mut CProducer, enableSsl: c_int) -> c_int {
     ffi_boundary!(CStatus::PRODUCER_START_FAILED as c_int, {
         // SAFETY: checked by the registry.
-        unsafe {
-            set(producer, |_| {
-                if enableSsl != 0 {
-                    return Err(FfiError::new(CStatus::Not_Support, "TLS is not supported"));
-                }
-                Ok(())
-            })
-        }
+        unsafe { set(producer, |_| refuse_ssl(enableSsl)) }
     })
 }
 
@@ -627,6 +614,19 @@ unsafe fn running(
             )
         })?;
     Ok((obj, client))
+}
+
+/// The client settings of a producer (name servers, credentials, timeouts), for the calls of
+/// `CTopicAdmin.h`, which need no running producer. `code` when no name server is set.
+pub(crate) unsafe fn client_settings(
+    producer: *mut CProducer,
+    code: CStatus,
+) -> FfiResult<ClientConfig> {
+    // SAFETY: checked by the registry.
+    let obj = unsafe { producer_ref(producer) }?;
+    let s = obj.settings.lock().unwrap_or_else(|e| e.into_inner());
+    check_namesrv(&s.config.client, &s.namesrv_domain, code)?;
+    Ok(s.config.client.clone())
 }
 
 unsafe fn message(msg: *mut CMessage) -> FfiResult<Message> {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rocketmq::client::blocking::block_on;
 use rocketmq::client::lite_pull_consumer::LitePullConfig;
-use rocketmq::client::{LitePullConsumer, PullStatus};
+use rocketmq::client::{ClientConfig, LitePullConsumer, PullStatus};
 
 use crate::abi::{CLogLevel, CPullResult};
 use crate::boundary::{
@@ -24,7 +24,10 @@ use crate::boundary::{
 use crate::c_common::CStatus;
 use crate::c_message_queue::{write_queue_array, CMessageQueue};
 use crate::c_pull_result::CPullStatus;
-use crate::client_settings::{check_namesrv, set_credentials};
+use crate::client_settings::{
+    check_namesrv, refuse_ssl, set_namesrv_address, set_namesrv_domain, set_session_credentials,
+    ClientSettings,
+};
 use crate::convert::{client_error, from_c_queue};
 use crate::handles::Registry;
 use crate::received::{make_list, ReceivedList, LISTS};
@@ -41,6 +44,15 @@ struct Settings {
     config: LitePullConfig,
     namesrv_domain: Option<String>,
     group_c: CString,
+}
+
+impl ClientSettings for Settings {
+    fn client(&mut self) -> &mut ClientConfig {
+        &mut self.config.consumer.client
+    }
+    fn namesrv_domain(&mut self) -> &mut Option<String> {
+        &mut self.namesrv_domain
+    }
 }
 
 pub(crate) struct PullObj {
@@ -70,7 +82,7 @@ pub unsafe extern "C" fn CreatePullConsumer(groupId: *const c_char) -> *mut CPul
             return ptr::null_mut();
         };
         let mut config = LitePullConfig::new("", &group);
-        config.consumer.client = rocketmq::client::ClientConfig::default();
+        config.consumer.client = ClientConfig::default();
         // The application keeps its own offsets with a plain pull consumer.
         config.auto_commit = false;
         PULL_CONSUMERS.insert(PullObj {
@@ -198,12 +210,7 @@ pub unsafe extern "C" fn SetPullConsumerNameServerAddress(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.config.consumer.client.namesrv_addr = req_str(namesrv, "namesrv")?;
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_namesrv_address(s, namesrv)) }
     })
 }
 
@@ -215,12 +222,7 @@ pub unsafe extern "C" fn SetPullConsumerNameServerDomain(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.namesrv_domain = Some(req_str(domain, "domain")?);
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_namesrv_domain(s, domain)) }
     })
 }
 
@@ -236,10 +238,7 @@ pub unsafe extern "C" fn SetPullConsumerSessionCredentials(
         // SAFETY: C strings alive for this call.
         unsafe {
             set(consumer, |s| {
-                let ak = req_str(accessKey, "accessKey")?;
-                let sk = req_str(secretKey, "secretKey")?;
-                set_credentials(&mut s.config.consumer.client, ak, sk);
-                Ok(())
+                set_session_credentials(s, accessKey, secretKey)
             })
         }
     })
@@ -293,14 +292,7 @@ pub unsafe extern "C" fn SetPullConsumerSsl(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
-        unsafe {
-            set(consumer, |_| {
-                if enableSsl != 0 {
-                    return Err(FfiError::new(CStatus::Not_Support, "TLS is not supported"));
-                }
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |_| refuse_ssl(enableSsl)) }
     })
 }
 

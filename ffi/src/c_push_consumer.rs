@@ -24,7 +24,8 @@ use std::time::Duration;
 
 use rocketmq::client::blocking;
 use rocketmq::client::{
-    ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageExt, MessageModel,
+    ClientConfig, ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageExt,
+    MessageModel,
 };
 use rocketmq::protocol::bodies::MessageQueue;
 
@@ -36,7 +37,10 @@ use crate::c_common::CStatus;
 use crate::c_message_ext::CMessageExt;
 use crate::c_message_queue::CMessageQueue;
 use crate::callback_gate::CallbackGate;
-use crate::client_settings::{check_namesrv, set_credentials};
+use crate::client_settings::{
+    check_namesrv, refuse_ssl, set_instance_name, set_namesrv_address, set_namesrv_domain,
+    set_session_credentials, ClientSettings,
+};
 use crate::convert::{client_error, from_message_ext, to_c_queue};
 use crate::handles::Registry;
 use crate::message::{MessageObj, MESSAGES};
@@ -93,6 +97,15 @@ struct Settings {
     /// topic → (expression, SQL92?)
     subscriptions: BTreeMap<String, (String, bool)>,
     group_c: CString,
+}
+
+impl ClientSettings for Settings {
+    fn client(&mut self) -> &mut ClientConfig {
+        &mut self.config.client
+    }
+    fn namesrv_domain(&mut self) -> &mut Option<String> {
+        &mut self.namesrv_domain
+    }
 }
 
 pub(crate) struct PushObj {
@@ -326,6 +339,14 @@ fn out_of_range(what: &str) -> FfiError {
     FfiError::new(CStatus::NULL_POINTER, format!("{what} is out of range"))
 }
 
+/// A count or size that must be positive.
+fn positive(value: c_int, what: &str) -> FfiResult<usize> {
+    usize::try_from(value)
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| out_of_range(what))
+}
+
 #[no_mangle]
 pub unsafe extern "C" fn SetPushConsumerGroupID(
     consumer: *mut CPushConsumer,
@@ -368,12 +389,7 @@ pub unsafe extern "C" fn SetPushConsumerNameServerAddress(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.config.client.namesrv_addr = req_str(namesrv, "namesrv")?;
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_namesrv_address(s, namesrv)) }
     })
 }
 
@@ -385,12 +401,7 @@ pub unsafe extern "C" fn SetPushConsumerNameServerDomain(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.namesrv_domain = Some(req_str(domain, "domain")?);
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_namesrv_domain(s, domain)) }
     })
 }
 
@@ -557,10 +568,7 @@ pub unsafe extern "C" fn SetPushConsumerThreadCount(
         // SAFETY: checked by the registry.
         unsafe {
             set(consumer, |s| {
-                if threadCount <= 0 {
-                    return Err(out_of_range("threadCount"));
-                }
-                s.config.consume_thread_nums = threadCount as usize;
+                s.config.consume_thread_nums = positive(threadCount, "threadCount")?;
                 Ok(())
             })
         }
@@ -577,10 +585,7 @@ pub unsafe extern "C" fn SetPushConsumerMessageBatchMaxSize(
         // SAFETY: checked by the registry.
         unsafe {
             set(consumer, |s| {
-                if batchSize <= 0 {
-                    return Err(out_of_range("batchSize"));
-                }
-                s.config.consume_batch_max_size = batchSize as usize;
+                s.config.consume_batch_max_size = positive(batchSize, "batchSize")?;
                 Ok(())
             })
         }
@@ -594,12 +599,7 @@ pub unsafe extern "C" fn SetPushConsumerInstanceName(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: C string alive for this call.
-        unsafe {
-            set(consumer, |s| {
-                s.config.client.instance_name = req_str(instanceName, "instanceName")?;
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |s| set_instance_name(s, instanceName)) }
     })
 }
 
@@ -616,10 +616,7 @@ pub unsafe extern "C" fn SetPushConsumerSessionCredentials(
         // SAFETY: C strings alive for this call.
         unsafe {
             set(consumer, |s| {
-                let ak = req_str(accessKey, "accessKey")?;
-                let sk = req_str(secretKey, "secretKey")?;
-                set_credentials(&mut s.config.client, ak, sk);
-                Ok(())
+                set_session_credentials(s, accessKey, secretKey)
             })
         }
     })
@@ -696,10 +693,7 @@ pub unsafe extern "C" fn SetPushConsumerMaxCacheMessageSize(
         // SAFETY: checked by the registry.
         unsafe {
             set(consumer, |s| {
-                if maxCacheSize <= 0 {
-                    return Err(out_of_range("maxCacheSize"));
-                }
-                s.config.pull_threshold_for_queue = maxCacheSize as usize;
+                s.config.pull_threshold_for_queue = positive(maxCacheSize, "maxCacheSize")?;
                 Ok(())
             })
         }
@@ -717,10 +711,8 @@ pub unsafe extern "C" fn SetPushConsumerMaxCacheMessageSizeInMb(
         // SAFETY: checked by the registry.
         unsafe {
             set(consumer, |s| {
-                if maxCacheSizeInMb <= 0 {
-                    return Err(out_of_range("maxCacheSizeInMb"));
-                }
-                s.config.pull_threshold_size_for_queue_mib = maxCacheSizeInMb as usize;
+                s.config.pull_threshold_size_for_queue_mib =
+                    positive(maxCacheSizeInMb, "maxCacheSizeInMb")?;
                 Ok(())
             })
         }
@@ -748,14 +740,7 @@ pub unsafe extern "C" fn SetPushConsumerSsl(
 ) -> c_int {
     ffi_boundary!(CStatus::NULL_POINTER as c_int, {
         // SAFETY: checked by the registry.
-        unsafe {
-            set(consumer, |_| {
-                if enableSsl != 0 {
-                    return Err(FfiError::new(CStatus::Not_Support, "TLS is not supported"));
-                }
-                Ok(())
-            })
-        }
+        unsafe { set(consumer, |_| refuse_ssl(enableSsl)) }
     })
 }
 
@@ -861,6 +846,64 @@ pub unsafe extern "C" fn ResumePushConsumer(consumer: *mut CPushConsumer) -> c_i
                 c.resume()
             }
         }))
+    })
+}
+
+/// rocketmq-rs addition: the messages of `topic` this consumer has yet to consume on the queues
+/// now assigned to it (rocketmq-client-go's `GetOffsetDiffMap`, one topic): the sum over them
+/// of the broker's max offset minus the group's offset, after committing the offsets consumed
+/// so far. `*queues` (may be NULL) gets how many queues of `topic` are assigned; with none,
+/// `*diff` is 0. Clustering consumers only (a broadcasting one keeps its offsets locally):
+/// otherwise, or when a broker cannot be asked, `PUSHCONSUMER_START_FAILED` (20);
+/// `PUSHCONSUMER_NOT_RUNNING` (21) when the consumer is not started.
+#[no_mangle]
+pub unsafe extern "C" fn GetPushConsumerOffsetDiff(
+    consumer: *mut CPushConsumer,
+    topic: *const c_char,
+    diff: *mut c_longlong,
+    queues: *mut c_int,
+) -> c_int {
+    ffi_boundary!(CStatus::PUSHCONSUMER_START_FAILED as c_int, {
+        status((|| {
+            // SAFETY: checked by the registry; C string alive for this call.
+            let obj = unsafe { consumer_ref(consumer) }?;
+            let topic = unsafe { req_str(topic, "topic") }?;
+            if diff.is_null() {
+                return Err(FfiError::null("diff"));
+            }
+            let client = obj
+                .client
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .ok_or_else(|| {
+                    FfiError::new(
+                        CStatus::PUSHCONSUMER_NOT_RUNNING,
+                        "the push consumer is not started",
+                    )
+                })?;
+            let config = obj
+                .settings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .config
+                .clone();
+            let assigned: Vec<MessageQueue> = client
+                .assigned_queues()
+                .into_iter()
+                .filter(|q| q.topic == topic)
+                .collect();
+            let total = crate::offset_diff::of_queues(&client, &config, &assigned)
+                .map_err(client_error(CStatus::PUSHCONSUMER_START_FAILED))?;
+            // SAFETY: `diff` checked non-NULL; `queues` NULL or writable, as documented.
+            unsafe {
+                *diff = total;
+                if !queues.is_null() {
+                    *queues = assigned.len() as c_int;
+                }
+            }
+            Ok(())
+        })())
     })
 }
 

@@ -1,7 +1,8 @@
 //! librocketmq for rocketmq-rs: the C API of Apache rocketmq-client-cpp (`CProducer.h`,
 //! `CPushConsumer.h`, …) over the Rust core, call-compatible with it (same function names,
 //! signatures, struct layouts, enum values, ownership and callback rules), plus a few additions
-//! in the same style (embedded broker, delivery time, SQL92 selector, lite pull consumer).
+//! in the same style (embedded broker, delivery time, SQL92 selector, lite pull consumer, topic
+//! administration).
 //!
 //! One file per header: `c_producer.rs` is `CProducer.h`, and so on; `ffi/gen-headers.sh`
 //! runs cbindgen on each file. Every exported function wraps its body in [`ffi_boundary!`],
@@ -24,6 +25,7 @@ mod convert;
 mod handles;
 mod logging;
 mod message;
+mod offset_diff;
 mod poll_queue;
 mod received;
 mod runtime;
@@ -42,6 +44,7 @@ pub mod c_pull_consumer;
 pub mod c_pull_result;
 pub mod c_push_consumer;
 pub mod c_send_result;
+pub mod c_topic_admin;
 pub mod c_transaction_status;
 
 /// The library's version text.

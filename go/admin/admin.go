@@ -1,11 +1,9 @@
-// Package admin has the shape of rocketmq-client-go v2's admin client. rocketmq-rs supports
-// the read side that clients need (FetchPublishMessageQueues); topic and group management go
-// through the broker's own tools (auto-creation covers tests).
+// Package admin has the shape of rocketmq-client-go v2's admin client: topic creation,
+// deletion and listing, and the queues of a topic.
 package admin
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -13,9 +11,6 @@ import (
 	"github.com/rocketmq-rs/rocketmq-rs/go/internal/capi"
 	"github.com/rocketmq-rs/rocketmq-rs/go/primitive"
 )
-
-// ErrNotSupported is returned by the management calls rocketmq-rs does not offer here.
-var ErrNotSupported = errors.New("admin operation not supported by rocketmq-rs")
 
 type adminOptions struct {
 	Resolver    primitive.NsResolver
@@ -34,7 +29,8 @@ func WithCredentials(c primitive.Credentials) AdminOption {
 }
 func WithNamespace(ns string) AdminOption { return func(o *adminOptions) { o.Namespace = ns } }
 
-// TopicConfigCreate holds CreateTopic's options.
+// TopicConfigCreate holds CreateTopic's options. DefaultTopic is kept for v2's shape; the
+// broker does not read it.
 type TopicConfigCreate struct {
 	Topic           string
 	BrokerAddr      string
@@ -48,6 +44,17 @@ type TopicConfigCreate struct {
 }
 
 type OptionCreate func(*TopicConfigCreate)
+
+// v2's defaults: 8 read and 8 write queues, read + write permission, tag filtering.
+func defaultTopicConfigCreate() TopicConfigCreate {
+	return TopicConfigCreate{
+		DefaultTopic:    "defaultTopic",
+		ReadQueueNums:   8,
+		WriteQueueNums:  8,
+		Perm:            6,
+		TopicFilterType: "SINGLE_TAG",
+	}
+}
 
 func WithTopicCreate(topic string) OptionCreate {
 	return func(c *TopicConfigCreate) { c.Topic = topic }
@@ -68,7 +75,9 @@ func WithTopicSysFlag(flag int) OptionCreate {
 }
 func WithOrder(order bool) OptionCreate { return func(c *TopicConfigCreate) { c.Order = order } }
 
-// TopicConfigDelete holds DeleteTopic's options.
+// TopicConfigDelete holds DeleteTopic's options. Unset, BrokerAddr means every master broker
+// of the topic's route (in ClusterName only, when set) and NameSrvAddr the admin's name
+// servers.
 type TopicConfigDelete struct {
 	Topic       string
 	ClusterName string
@@ -91,10 +100,18 @@ func WithNameSrvAddr(addr []string) OptionDelete {
 	return func(c *TopicConfigDelete) { c.NameSrvAddr = addr }
 }
 
+// TopicList is FetchAllTopicList's answer. BrokerAddr is kept for v2's shape (name servers
+// leave it empty).
+type TopicList struct {
+	TopicList  []string
+	BrokerAddr string
+}
+
 // Admin is the admin client.
 type Admin interface {
 	CreateTopic(ctx context.Context, opts ...OptionCreate) error
 	DeleteTopic(ctx context.Context, opts ...OptionDelete) error
+	FetchAllTopicList(ctx context.Context) (*TopicList, error)
 	FetchPublishMessageQueues(ctx context.Context, topic string) ([]*primitive.MessageQueue, error)
 	Close() error
 }
@@ -129,8 +146,53 @@ func NewAdmin(opts ...AdminOption) (*admin, error) {
 	return &admin{opts: o, producer: p}, nil
 }
 
-func (a *admin) CreateTopic(ctx context.Context, opts ...OptionCreate) error { return ErrNotSupported }
-func (a *admin) DeleteTopic(ctx context.Context, opts ...OptionDelete) error { return ErrNotSupported }
+// CreateTopic creates the topic on the broker at WithBrokerAddrCreate, or updates it if it
+// exists. As in v2 the topic name is used as given (no namespace is added). The name servers
+// learn of it with the broker's next registration, which the broker asks for at once.
+func (a *admin) CreateTopic(ctx context.Context, opts ...OptionCreate) error {
+	cfg := defaultTopicConfigCreate()
+	for _, apply := range opts {
+		apply(&cfg)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return a.producer.CreateTopic(cfg.BrokerAddr, capi.TopicConfig{
+		Topic:          cfg.Topic,
+		ReadQueueNums:  cfg.ReadQueueNums,
+		WriteQueueNums: cfg.WriteQueueNums,
+		Perm:           cfg.Perm,
+		FilterType:     cfg.TopicFilterType,
+		SysFlag:        cfg.TopicSysFlag,
+		Order:          cfg.Order,
+	})
+}
+
+// DeleteTopic deletes the topic from the brokers, then from the name servers. As in v2 the
+// topic name is used as given (no namespace is added).
+func (a *admin) DeleteTopic(ctx context.Context, opts ...OptionDelete) error {
+	var cfg TopicConfigDelete
+	for _, apply := range opts {
+		apply(&cfg)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return a.producer.DeleteTopic(cfg.Topic, cfg.ClusterName, cfg.BrokerAddr, cfg.NameSrvAddr)
+}
+
+// FetchAllTopicList lists every topic the name servers know (all clusters, system topics
+// included; names as stored, namespace and all), sorted.
+func (a *admin) FetchAllTopicList(ctx context.Context) (*TopicList, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	topics, err := a.producer.TopicList()
+	if err != nil {
+		return nil, err
+	}
+	return &TopicList{TopicList: topics}, nil
+}
 
 // FetchPublishMessageQueues lists the writable queues of topic.
 func (a *admin) FetchPublishMessageQueues(ctx context.Context, topic string) ([]*primitive.MessageQueue, error) {

@@ -198,8 +198,27 @@ func (pc *pushConsumer) Shutdown() error {
 func (pc *pushConsumer) Suspend() { pc.native.Suspend() }
 func (pc *pushConsumer) Resume()  { pc.native.Resume() }
 
-// GetOffsetDiffMap is not supported yet (it needs broker offsets per queue).
-func (pc *pushConsumer) GetOffsetDiffMap() map[string]int64 { return map[string]int64{} }
+// GetOffsetDiffMap is, for each subscribed topic with queues assigned to this consumer, how
+// many of its messages on those queues are yet to be consumed: the broker's max offset minus
+// the group's offset (the offsets consumed so far are committed first). A topic whose
+// offsets cannot be read now is left out; so is everything for a broadcasting consumer,
+// whose offsets stay on its own disk.
+func (pc *pushConsumer) GetOffsetDiffMap() map[string]int64 {
+	diffs := map[string]int64{}
+	// Held throughout: Shutdown waits for it before the native consumer goes away.
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.state != 1 || pc.options.ConsumerModel == BroadCasting {
+		return diffs
+	}
+	for topic := range pc.callbacks {
+		diff, queues, err := pc.native.OffsetDiff(pc.options.wrap(topic))
+		if err == nil && queues > 0 {
+			diffs[topic] = diff
+		}
+	}
+	return diffs
+}
 
 func (pc *pushConsumer) String() string {
 	return fmt.Sprintf("pushConsumer[group=%s]", pc.options.GroupName)

@@ -2,9 +2,12 @@
 /*
  * librocketmq C API test against rocketmq-rs' embedded broker: messages, error handling,
  * producer (sync, async, one-way, orderly, batch), push consumer (callback, orderly, SQL92),
- * pull consumer, lite pull consumer, transaction producer (executor and broker check-back).
- * Built with -fsanitize=address by tests/c/run.sh. Prints "N passed, N failed".
+ * pull consumer, lite pull consumer, topic administration, transaction producer (executor and
+ * broker check-back).
+ * Built with -fsanitize=address (leak detection on) by tests/c/run.sh; ends by checking that
+ * destroyed handles left no thread behind. Prints "N passed, N failed".
  */
+#include <dirent.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include "CProducer.h"
 #include "CPullConsumer.h"
 #include "CPushConsumer.h"
+#include "CTopicAdmin.h"
 
 static int passed, failed;
 
@@ -37,6 +41,7 @@ static int passed, failed;
     } while (0)
 
 static const char* namesrv;
+static const char* broker_addr;
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -123,6 +128,45 @@ static void test_messages_and_errors(void) {
     CHECK(SetProducerSendMsgTimeout(p, 0) == PRODUCER_START_FAILED);
     CHECK(DestroyMessage(msg) == OK);
     CHECK(DestroyProducer(p) == OK);
+}
+
+/* ---- threads ---- */
+
+/* Counts this process's threads other than the main one and the two process-wide runtimes
+ * (the client's "rocketmq-client", the embedded broker's "rocketmq-embedded"; Linux keeps the
+ * first 15 bytes of a name). Every other thread was started for a handle and must be gone
+ * once that handle is shut down. Prints the strays' names when `report` is set. */
+static int stray_threads(int report) {
+    DIR* dir = opendir("/proc/self/task");
+    if (dir == NULL) return 0; /* not Linux: nothing to check */
+    int strays = 0;
+    struct dirent* e;
+    while ((e = readdir(dir)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char path[320], name[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+        FILE* f = fopen(path, "r");
+        if (f == NULL) continue; /* it exited meanwhile */
+        if (fgets(name, sizeof name, f) == NULL) name[0] = '\0';
+        fclose(f);
+        name[strcspn(name, "\n")] = '\0';
+        if (atoi(e->d_name) == (int)getpid()) continue;
+        if (strcmp(name, "rocketmq-client") == 0 || strcmp(name, "rocketmq-embedd") == 0) continue;
+        strays++;
+        if (report) fprintf(stderr, "thread still running: %s (%s)\n", e->d_name, name);
+    }
+    closedir(dir);
+    return strays;
+}
+
+/* Waits up to `seconds` for the threads of shut-down handles to end (they exit on their own
+ * once told to; some finish their current step first). */
+static int no_stray_threads(int seconds) {
+    for (int i = 0; i < seconds * 10; i++) {
+        if (stray_threads(0) == 0) return 1;
+        sleep_ms(100);
+    }
+    return stray_threads(1) == 0;
 }
 
 /* ---- producer + push consumer ---- */
@@ -243,6 +287,54 @@ static void test_producer_and_push_consumer(void) {
 
     CHECK(ShutdownProducer(p) == OK);
     CHECK(DestroyProducer(p) == OK);
+}
+
+/* ---- offset diff: what a consumer has yet to consume ---- */
+
+static atomic_int held, release_held;
+static int on_hold(CPushConsumer* c, CMessageExt* m) {
+    (void)c;
+    (void)m;
+    atomic_fetch_add(&held, 1);
+    while (!atomic_load(&release_held)) sleep_ms(10);
+    return 0;
+}
+
+/* Waits up to `seconds` for the offset diff of `topic` to be `want`; returns the last one. */
+static long long wait_for_diff(CPushConsumer* c, const char* topic, long long want, int seconds) {
+    long long diff = -1;
+    int queues = 0;
+    for (int i = 0; i < seconds * 10; i++) {
+        CHECK(GetPushConsumerOffsetDiff(c, topic, &diff, &queues) == OK);
+        if (diff == want && queues > 0) break;
+        sleep_ms(100);
+    }
+    return diff;
+}
+
+static void test_offset_diff(void) {
+    /* TopicPlain holds 13 messages (test_producer_and_push_consumer). A consumer holding its
+     * first deliveries in the callback has consumed nothing yet. */
+    CPushConsumer* c = CreatePushConsumer("g-diff");
+    long long diff = 0;
+    int queues = 0;
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicPlain", &diff, &queues) == PUSHCONSUMER_NOT_RUNNING);
+    SetPushConsumerNameServerAddress(c, namesrv);
+    SetPushConsumerConsumeFromWhere(c, CONSUME_FROM_FIRST_OFFSET);
+    SetPushConsumerThreadCount(c, 1);
+    Subscribe(c, "TopicPlain", "*");
+    RegisterMessageCallback(c, on_hold);
+    CHECK(StartPushConsumer(c) == OK);
+    CHECK(wait_for(&held, 1, 30));
+    CHECK(wait_for_diff(c, "TopicPlain", 13, 20) == 13);
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicPlain", NULL, &queues) == NULL_POINTER);
+    /* A topic it does not read: no queue, no diff. */
+    CHECK(GetPushConsumerOffsetDiff(c, "TopicNotMine", &diff, &queues) == OK);
+    CHECK(diff == 0 && queues == 0);
+    atomic_store(&release_held, 1);
+    CHECK(wait_for_diff(c, "TopicPlain", 0, 30) == 0);
+    CHECK(ShutdownPushConsumer(c) == OK);
+    CHECK(DestroyPushConsumer(c) == OK);
 }
 
 /* ---- retries: a non-zero return means "later" ---- */
@@ -404,6 +496,80 @@ static void test_pull_consumers(void) {
     DestroyProducer(p);
 }
 
+/* ---- topic administration ---- */
+
+/* The number of readable queues the name servers list for `topic`, -1 when it has no route. */
+static int route_queues(CPullConsumer* c, const char* topic) {
+    CMessageQueue* mqs = NULL;
+    int n = 0;
+    if (FetchSubscriptionMessageQueues(c, topic, &mqs, &n) != OK) return -1;
+    ReleaseSubscriptionMessageQueue(mqs);
+    return n;
+}
+
+/* Waits up to `seconds` for the route of `topic` to have `want` queues (-1: no route). The
+ * broker registers a change with the name server moments after it makes it. */
+static int wait_for_route(CPullConsumer* c, const char* topic, int want, int seconds) {
+    for (int i = 0; i < seconds * 10; i++) {
+        if (route_queues(c, topic) == want) return 1;
+        sleep_ms(100);
+    }
+    return route_queues(c, topic) == want;
+}
+
+/* 1 if the name servers list `topic`, 0 if not, -1 on error. */
+static int topic_listed(CProducer* p, const char* topic) {
+    char** topics = NULL;
+    int n = -1;
+    if (FetchTopicList(p, &topics, &n) != OK) return -1;
+    int found = 0;
+    for (int i = 0; i < n; i++) found |= strcmp(topics[i], topic) == 0;
+    if (topics[n] != NULL) found = -1; /* the table ends with NULL */
+    CHECK(ReleaseTopicList(topics) == OK);
+    return found;
+}
+
+static void test_topic_admin(void) {
+    /* The producer lends its settings; it need not be started. */
+    CProducer* admin = CreateProducer("g-admin");
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == TOPIC_ADMIN_FAILED);
+    CHECK(strstr(GetLatestErrorMessage(), "name server") != NULL);
+    CHECK(SetProducerNameServerAddress(admin, namesrv) == OK);
+    CHECK(CreateTopic(NULL, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    CHECK(CreateTopic(admin, NULL, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    CHECK(CreateTopic(admin, broker_addr, NULL, 3, 3, 6, NULL, 0, 0) == NULL_POINTER);
+    /* The broker's refusals come back with its reason. */
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 0, 3, 6, NULL, 0, 0) == TOPIC_ADMIN_FAILED);
+    CHECK(strstr(GetLatestErrorMessage(), "readQueueNums") != NULL);
+
+    CPullConsumer* c = CreatePullConsumer("g-admin-check");
+    SetPullConsumerNameServerAddress(c, namesrv);
+    CHECK(StartPullConsumer(c) == OK);
+    CHECK(route_queues(c, "TopicAdmin") == -1);
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 3, 3, 6, NULL, 0, 0) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", 3, 20));
+    CHECK(topic_listed(admin, "TopicAdmin") == 1);
+    CHECK(topic_listed(admin, "TBW102") == 1);
+    CHECK(FetchTopicList(admin, NULL, NULL) == NULL_POINTER);
+    CHECK(ReleaseTopicList(NULL) == NULL_POINTER);
+    /* Creating again updates. */
+    CHECK(CreateTopic(admin, broker_addr, "TopicAdmin", 5, 5, 6, "SINGLE_TAG", 0, 1) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", 5, 20));
+
+    CHECK(DeleteTopic(admin, NULL, NULL, NULL, NULL) == NULL_POINTER);
+    CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == OK);
+    CHECK(wait_for_route(c, "TopicAdmin", -1, 20));
+    CHECK(topic_listed(admin, "TopicAdmin") == 0);
+    /* Without a route there is no broker to delete it from. */
+    CHECK(DeleteTopic(admin, "TopicAdmin", NULL, NULL, NULL) == TOPIC_ADMIN_FAILED);
+    /* Told where, it is deleted (again) without a route lookup. */
+    CHECK(DeleteTopic(admin, "TopicAdmin", "", broker_addr, namesrv) == OK);
+
+    CHECK(ShutdownPullConsumer(c) == OK);
+    CHECK(DestroyPullConsumer(c) == OK);
+    CHECK(DestroyProducer(admin) == OK);
+}
+
 /* ---- transactions ---- */
 
 static atomic_int checks;
@@ -494,15 +660,20 @@ int main(void) {
         return 1;
     }
     namesrv = GetEmbeddedBrokerNameServerAddress(b);
-    printf("embedded broker: name server %s, broker %s\n", namesrv, GetEmbeddedBrokerAddress(b));
+    broker_addr = GetEmbeddedBrokerAddress(b);
+    printf("embedded broker: name server %s, broker %s\n", namesrv, broker_addr);
     CHECK(SetEmbeddedBrokerPorts(b, 1, 1) == EMBEDDED_BROKER_START_FAILED); /* running */
 
     test_producer_and_push_consumer();
     printf("producer + push consumer done\n");
+    test_offset_diff();
+    printf("offset diff done\n");
     test_sql92_and_orderly();
     printf("sql92 + orderly done\n");
     test_pull_consumers();
     printf("pull consumers done\n");
+    test_topic_admin();
+    printf("topic admin done\n");
     test_transactions();
     printf("transactions done\n");
     test_reconsume_later();
@@ -510,6 +681,8 @@ int main(void) {
 
     CHECK(ShutdownEmbeddedBroker(b) == OK);
     CHECK(DestroyEmbeddedBroker(b) == OK);
+    /* Shutting down and destroying every handle ended the threads it started. */
+    CHECK(no_stray_threads(10));
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }

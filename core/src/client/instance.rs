@@ -48,9 +48,17 @@ pub struct TransactionCheck {
     pub offset_msg_id: Option<String>,
 }
 
-/// What the instance needs from a transaction producer.
+/// What the instance needs from a transaction producer. The instance is passed in, not kept
+/// by the hooks: the instance owns them, and a hook holding it back would be a cycle that
+/// never frees either.
 pub(crate) trait TransactionHooks: Send + Sync {
-    fn check(&self, channel: Channel, check: TransactionCheck, msg: MessageExt);
+    fn check(
+        &self,
+        instance: &ClientInstance,
+        channel: Channel,
+        check: TransactionCheck,
+        msg: MessageExt,
+    );
 }
 
 pub(crate) struct InstanceInner {
@@ -539,7 +547,7 @@ impl ClientInstance {
                                 transaction_id: req.ext("transactionId").map(str::to_string),
                                 offset_msg_id: req.ext("offsetMsgId").map(str::to_string),
                             };
-                            h.check(ch, check, msg);
+                            h.check(self, ch, check, msg);
                         }
                     }
                     (None, _) => tracing::warn!("transaction check for a client with no checker"),

@@ -210,3 +210,14 @@ func (d *Delivery) Ack(ok bool) {
 	C.AckConsumeRequest(d.r, status)
 	d.r = nil
 }
+
+// OffsetDiff is how many messages of topic the consumer has yet to consume on the queues
+// assigned to it (offsets committed first), and how many such queues there are.
+func (pc *PushConsumer) OffsetDiff(topic string) (diff int64, queues int, err error) {
+	t := cstr(topic)
+	defer free(t)
+	var d C.longlong
+	var n C.int
+	err = call("offset diff", func() C.int { return C.GetPushConsumerOffsetDiff(pc.c, t, &d, &n) })
+	return int64(d), int(n), err
+}

@@ -60,14 +60,19 @@ pub struct TransactionProducer {
 }
 
 struct Checker {
-    instance: ClientInstance,
     group: String,
     listener: Arc<dyn TransactionListener>,
 }
 
 impl TransactionHooks for Checker {
-    fn check(&self, channel: Channel, check: TransactionCheck, msg: MessageExt) {
-        let instance = self.instance.clone();
+    fn check(
+        &self,
+        instance: &ClientInstance,
+        channel: Channel,
+        check: TransactionCheck,
+        msg: MessageExt,
+    ) {
+        let instance = instance.clone();
         let listener = self.listener.clone();
         let group = msg
             .property(property::PRODUCER_GROUP)
@@ -120,7 +125,6 @@ impl TransactionProducer {
     pub async fn start(&self) -> Result<()> {
         let core: &ProducerCore = &self.producer.core;
         core.instance.set_transaction_hooks(Arc::new(Checker {
-            instance: core.instance.clone(),
             group: core.group.clone(),
             listener: self.listener.clone(),
         }));
@@ -231,5 +235,44 @@ pub(crate) fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
         s.clone()
     } else {
         "non-string panic".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    struct Undecided;
+    impl TransactionListener for Undecided {
+        fn execute_local_transaction(&self, _: &Message, _: &SendResult) -> LocalTransactionState {
+            LocalTransactionState::Unknown
+        }
+        fn check_local_transaction(&self, _: &MessageExt) -> LocalTransactionState {
+            LocalTransactionState::Unknown
+        }
+    }
+
+    /// The instance owns the checker; a checker owning the instance back was a cycle that kept
+    /// every transaction producer (instance, routes, listener) alive after shutdown.
+    #[tokio::test]
+    async fn a_shut_down_transaction_producer_frees_its_listener() {
+        let listener: Arc<dyn TransactionListener> = Arc::new(Undecided);
+        let freed = Arc::downgrade(&listener);
+        // Nothing listens there: start only registers the group and schedules the periodic tasks.
+        let tp = TransactionProducer::new(ProducerConfig::new("127.0.0.1:1", "pg_tx"), listener)
+            .unwrap();
+        tp.start().await.unwrap();
+        tp.shutdown().await;
+        drop(tp);
+        // Aborted periodic tasks drop their instance handles when the runtime next runs them.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while freed.upgrade().is_some() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(
+            freed.upgrade().is_none(),
+            "the listener outlived its producer"
+        );
     }
 }
