@@ -10,8 +10,6 @@ use bytes::Bytes;
 use pyo3::prelude::*;
 use rocketmq::client::{ClientError, Message, MessageExt, MessageQueue, SendResult, SendStatus};
 
-use rocketmq::protocol::message::{encode_properties, stored_len};
-
 use crate::errors;
 use crate::received::ReceivedMessage;
 
@@ -91,13 +89,7 @@ impl ReceivedMessage {
             store_host: m.store_host,
             reconsume_times: m.reconsume_times,
             prepared_transaction_offset: m.prepared_transaction_offset,
-            // The core does not keep the record's size; recompute it from what was stored.
-            store_size: stored_len(
-                m.sys_flag,
-                m.body.len(),
-                m.topic.len(),
-                encode_properties(&m.properties).len(),
-            ) as i32,
+            store_size: m.store_size,
         }
     }
 

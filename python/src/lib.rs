@@ -12,9 +12,10 @@
 //!   to Python only while Python code runs, and never once the interpreter is finalizing.
 //! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
 //! - The core's log events go to Python's `logging` (`log_bridge.rs`), never to files.
-//! - Clients run on this binding's runtime (`runtime.rs`), rebuilt in a forked child, and every
-//!   thread started for them blocks asynchronous signals (`signals.rs`), so Ctrl-C always
-//!   reaches Python's main thread.
+//! - Clients run on the core's shared runtime (`rocketmq::client::blocking::runtime`), rebuilt
+//!   in a forked child; the core's client threads block asynchronous signals, and so do the
+//!   threads this binding starts (the embedded broker's, the log forwarder: `signals.rs`), so
+//!   Ctrl-C always reaches Python's main thread.
 
 mod broker;
 mod convert;
@@ -25,7 +26,6 @@ mod producer;
 mod pull_consumer;
 mod push_consumer;
 mod received;
-mod runtime;
 mod signals;
 mod wait;
 
@@ -33,7 +33,7 @@ use pyo3::prelude::*;
 
 /// Keeps `obj` alive for the rest of the process: a forked child's copies of the parent's
 /// clients must never be dropped, since dropping them waits for threads that stayed in the
-/// parent (see `runtime.rs`).
+/// parent (see `rocketmq::client::blocking::runtime`).
 #[pyfunction]
 fn forget(obj: Py<PyAny>) {
     std::mem::forget(obj);
@@ -43,10 +43,10 @@ fn forget(obj: Py<PyAny>) {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     {
-        // The threads started here (the client runtime's workers, the log forwarder) and every
-        // thread they start must not take Ctrl-C away from Python's main thread.
+        // The log forwarder's thread must not take Ctrl-C away from Python's main thread (the
+        // client runtime's threads block signals themselves).
         let _blocked = signals::Blocked::new();
-        let _ = runtime::get();
+        let _ = rocketmq::client::blocking::runtime();
         log_bridge::install();
     }
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;

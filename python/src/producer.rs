@@ -136,8 +136,7 @@ impl Producer {
                 }
             });
         };
-        let rt = crate::runtime::get();
-        let _guard = rt.enter();
+        let _guard = rocketmq::client::blocking::runtime().enter();
         self.inner
             .send_with_callback(msg, done)
             .map_err(|e| convert::client_error(py, "send_async", &e))

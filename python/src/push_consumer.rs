@@ -1,13 +1,11 @@
 //! `PushConsumer`: the core's push consumer with a Python listener.
 //!
 //! The listener runs on the core's consume threads; each call attaches to Python only while the
-//! Python listener runs. `shutdown` stops the core consumer, then refuses further deliveries and
-//! waits for listener calls still running, so no Python code of this consumer runs after it
-//! returns (the core's consume threads themselves are detached: see the report on core).
+//! Python listener runs. The core's `shutdown` joins those threads (all but the caller's, when a
+//! listener shuts its own consumer down), so no Python code of this consumer runs after it
+//! returns.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
@@ -18,76 +16,9 @@ use crate::options::Options;
 use crate::received::ReceivedMessage;
 use crate::wait;
 
-/// Listener calls of one consumer: refused once closed, counted while running.
-#[derive(Default)]
-pub struct Inflight {
-    closed: AtomicBool,
-    running: Mutex<usize>,
-    idle: Condvar,
-}
-
-pub struct InflightGuard<'a>(&'a Inflight);
-
-impl Drop for InflightGuard<'_> {
-    fn drop(&mut self) {
-        let mut n = self.0.running.lock().unwrap_or_else(|e| e.into_inner());
-        *n -= 1;
-        if *n == 0 {
-            self.0.idle.notify_all();
-        }
-    }
-}
-
-impl Inflight {
-    /// Enters a listener call, unless closed.
-    pub fn enter(&self) -> Option<InflightGuard<'_>> {
-        let mut n = self.running.lock().unwrap_or_else(|e| e.into_inner());
-        if self.closed.load(Ordering::SeqCst) {
-            return None;
-        }
-        *n += 1;
-        Some(InflightGuard(self))
-    }
-
-    /// Refuses new calls and waits (GIL released, interruptibly) up to `timeout` for running
-    /// ones; returns whether all finished.
-    pub fn close_and_wait(&self, py: Python<'_>, timeout: Duration) -> PyResult<bool> {
-        {
-            let _n = self.running.lock().unwrap_or_else(|e| e.into_inner());
-            self.closed.store(true, Ordering::SeqCst);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let idle = py.detach(|| {
-                let n = self.running.lock().unwrap_or_else(|e| e.into_inner());
-                let (n, _) = self
-                    .idle
-                    .wait_timeout_while(n, Duration::from_millis(50), |n| *n > 0)
-                    .unwrap_or_else(|e| e.into_inner());
-                *n == 0
-            });
-            if idle {
-                return Ok(true);
-            }
-            if Instant::now() >= deadline {
-                return Ok(false);
-            }
-            py.check_signals()?;
-        }
-    }
-}
-
 /// Calls the Python listener `listener(list[ReceivedMessage]) -> int` (0 = success; the Python
 /// layer wraps user callbacks so that they always return a number).
-fn consume(
-    inflight: &Inflight,
-    listener: &Py<PyAny>,
-    msgs: &[MessageExt],
-    _ctx: &ConsumeContext,
-) -> ConsumeResult {
-    let Some(_guard) = inflight.enter() else {
-        return ConsumeResult::ReconsumeLater;
-    };
+fn consume(listener: &Py<PyAny>, msgs: &[MessageExt], _ctx: &ConsumeContext) -> ConsumeResult {
     Python::try_attach(|py| {
         let list = PyList::new(
             py,
@@ -111,7 +42,6 @@ fn consume(
 #[pyclass(module = "rocketmq._native", frozen)]
 pub struct PushConsumer {
     inner: rocketmq::client::PushConsumer,
-    inflight: Arc<Inflight>,
 }
 
 #[pymethods]
@@ -123,10 +53,7 @@ impl PushConsumer {
         o.finish()?;
         let inner = rocketmq::client::PushConsumer::new(config)
             .map_err(|e| convert::client_error(py, "start_push_consumer", &e))?;
-        Ok(PushConsumer {
-            inner,
-            inflight: Arc::new(Inflight::default()),
-        })
+        Ok(PushConsumer { inner })
     }
 
     #[getter]
@@ -149,10 +76,7 @@ impl PushConsumer {
     }
 
     fn set_listener(&self, listener: Py<PyAny>, orderly: bool) {
-        let inflight = self.inflight.clone();
-        let f = move |msgs: &[MessageExt], ctx: &ConsumeContext| {
-            consume(&inflight, &listener, msgs, ctx)
-        };
+        let f = move |msgs: &[MessageExt], ctx: &ConsumeContext| consume(&listener, msgs, ctx);
         if orderly {
             self.inner.register_message_listener_orderly(f);
         } else {
@@ -170,9 +94,8 @@ impl PushConsumer {
     /// calls still running. Returns whether they all finished.
     fn shutdown(&self, py: Python<'_>, drain_timeout_s: f64) -> PyResult<bool> {
         let c = self.inner.clone();
-        wait::block_on(py, async move { c.shutdown().await })?;
-        self.inflight
-            .close_and_wait(py, Duration::from_secs_f64(drain_timeout_s.max(0.0)))
+        let timeout = Duration::from_secs_f64(drain_timeout_s.max(0.0));
+        wait::block_on(py, async move { c.shutdown_within(timeout).await })
     }
 
     fn suspend(&self) {

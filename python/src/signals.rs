@@ -1,13 +1,15 @@
-//! Keeping asynchronous signals (Ctrl-C's SIGINT, SIGTERM, ...) away from the core's threads.
+//! Keeping asynchronous signals (Ctrl-C's SIGINT, SIGTERM, ...) away from the threads this
+//! binding starts: the embedded broker's runtime and store threads, the log forwarder.
 //!
 //! The kernel hands a signal sent to the process to any thread that does not block it. Python
-//! acts on signals only in its main thread: if SIGINT lands on one of the core's threads, the
-//! Python handler merely sets a flag, and a main thread parked in `time.sleep()` sleeps on —
-//! Ctrl-C seems ignored. So every thread the core starts must block those signals, which it
-//! does by inheriting the mask of the thread that created it: everything that may start core
-//! threads runs inside a `Blocked` scope. A Python thread waiting inside such a scope (see
-//! `wait.rs`) lets pending signals through between slices of waiting, so its own Ctrl-C still
-//! arrives.
+//! acts on signals only in its main thread: if SIGINT lands on another thread, the Python
+//! handler merely sets a flag, and a main thread parked in `time.sleep()` sleeps on — Ctrl-C
+//! seems ignored. The core's client threads block those signals themselves
+//! (`rocketmq::client::blocking::block_asynchronous_signals`); the broker's threads (the store
+//! starts plain threads) inherit the mask of the thread that created them, so everything that
+//! may start them runs inside a `Blocked` scope. A Python thread waiting inside such a scope
+//! (see `wait.rs`) lets pending signals through between slices of waiting, so its own Ctrl-C
+//! still arrives.
 //!
 //! Synchronous signals (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP, SIGSYS) stay
 //! unblocked: they concern the thread that caused them.

@@ -8,8 +8,9 @@
 //! moment to ask Python whether a handler raised; if one did (KeyboardInterrupt), the future is
 //! dropped — the operation abandoned — and the exception propagates.
 //!
-//! The future runs on the calling thread (driven through the client runtime, `runtime.rs`), so Python code it
-//! calls back — a local transaction, say — runs on the caller's thread, as in the original.
+//! Client futures run on the calling thread, driven through the core's shared client runtime
+//! (`rocketmq::client::blocking`), so Python code they call back — a local transaction, say —
+//! runs on the caller's thread, as in the original.
 
 use std::future::Future;
 use std::time::Duration;
@@ -21,16 +22,18 @@ use pyo3::prelude::*;
 /// immediate, long enough to cost nothing measurable.
 const SIGNAL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
-/// `fut` raced against Python's signal handlers. The waiting thread blocks asynchronous
-/// signals (so threads the core starts meanwhile inherit that, see `signals.rs`) and lets them
-/// through between slices.
-async fn until_signal<F: Future>(fut: F, blocked: &Blocked) -> PyResult<F::Output> {
+/// `fut` raced against Python's signal handlers. With `blocked`, the waiting thread blocks
+/// asynchronous signals meanwhile (so threads started under it inherit that, see `signals.rs`)
+/// and lets them through between slices.
+async fn until_signal<F: Future>(fut: F, blocked: Option<&Blocked>) -> PyResult<F::Output> {
     let mut fut = std::pin::pin!(fut);
     loop {
         tokio::select! {
             out = &mut fut => return Ok(out),
             _ = tokio::time::sleep(SIGNAL_CHECK_INTERVAL) => {
-                blocked.let_pending_through();
+                if let Some(b) = blocked {
+                    b.let_pending_through();
+                }
                 // `try_attach`: during interpreter shutdown there is nobody to interrupt.
                 if let Some(Err(e)) = Python::try_attach(|py| py.check_signals()) {
                     return Err(e);
@@ -41,18 +44,17 @@ async fn until_signal<F: Future>(fut: F, blocked: &Blocked) -> PyResult<F::Outpu
 }
 
 /// Runs a client future to completion on the client runtime, GIL released, interruptible.
+/// The core's client threads block signals themselves, so the caller's mask is left alone.
 pub fn block_on<F>(py: Python<'_>, fut: F) -> PyResult<F::Output>
 where
     F: Future + Send,
     F::Output: Send,
 {
-    py.detach(|| {
-        let blocked = Blocked::new();
-        crate::runtime::block_on(until_signal(fut, &blocked))
-    })
+    py.detach(|| rocketmq::client::blocking::block_on(until_signal(fut, None)))
 }
 
-/// Like `block_on`, on a runtime of one's own (the embedded broker's).
+/// Like `block_on`, on a runtime of one's own (the embedded broker's, whose store starts plain
+/// threads that inherit the caller's signal mask).
 pub fn block_on_runtime<F>(
     py: Python<'_>,
     runtime: &tokio::runtime::Handle,
@@ -64,6 +66,6 @@ where
 {
     py.detach(|| {
         let blocked = Blocked::new();
-        runtime.block_on(until_signal(fut, &blocked))
+        runtime.block_on(until_signal(fut, Some(&blocked)))
     })
 }

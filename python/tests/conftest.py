@@ -66,3 +66,9 @@ def producer(namesrv):
     p.start()
     yield p
     p.shutdown()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "soak: the memory soak (about half a minute; deselect with -m 'not soak')"
+    )

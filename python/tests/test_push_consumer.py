@@ -370,3 +370,48 @@ def test_consumer_as_context_manager(producer, topic, unique, namesrv):
         assert bound is c
         wait_until(lambda: got, what="the message")
     assert c.assigned_queues() == []
+
+
+def test_a_callback_may_shut_its_own_consumer_down(producer, topic, unique, namesrv, caplog):
+    # The core joins every consume thread but the caller's: no wait for itself.
+    _send(producer, topic)
+    took = []
+    c = PushConsumer(unique("cg"))
+    c.shutdown_timeout = 60.0
+
+    def stop_here(msg):
+        t = time.monotonic()
+        c.shutdown()
+        took.append(time.monotonic() - t)
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    c.set_name_server_address(namesrv)
+    c.set_consume_from_where(ConsumeFromWhere.CONSUME_FROM_FIRST_OFFSET)
+    c.subscribe(topic, stop_here)
+    with caplog.at_level(logging.WARNING, logger="rocketmq"):
+        c.start()
+        wait_until(lambda: took, what="shutdown inside the callback to return")
+    assert took[0] < 30.0
+    assert "still running" not in caplog.text
+
+
+def test_store_size_is_the_stored_record_size(broker, topic, unique, namesrv, consumers):
+    # A compressed body: the stored record is smaller than the body the callback sees.
+    p = Producer(unique("pg"), compress_level=5)
+    p.set_name_server_address(namesrv)
+    p.start()
+    try:
+        body = b"z" * 20000
+        m = Message(topic)
+        m.set_body(body)
+        p.send_sync(m)
+    finally:
+        p.shutdown()
+    got = []
+    c = consumers(unique("cg"))
+    c.subscribe(topic, lambda m: (got.append(m), ConsumeStatus.CONSUME_SUCCESS)[1])
+    c.start()
+    wait_until(lambda: got, what="the message")
+    stored = broker.messages(topic)
+    assert len(stored) == 1 and got[0].body == body
+    assert got[0].store_size == stored[0].store_size < len(body)

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use super::consumer::{ConsumeContext, ConsumeResult, ConsumerConfig};
@@ -31,21 +31,86 @@ pub type LocalTransactionFn =
 pub type ListenerFn =
     Box<dyn Fn(&[MessageExt], &ConsumeContext) -> ConsumeResult + Send + Sync + 'static>;
 
-/// The runtime shared by every blocking client in the process.
+/// The runtime shared by every blocking client in the process — one per process: a forked
+/// child builds its own on first use.
+///
+/// A runtime's threads do not survive `fork()`. In a child (a Python `multiprocessing` worker,
+/// a pre-forking server), the parent's runtime looks alive but nothing runs on it, and every
+/// call would hang. So the runtime is tagged with the process that built it, and a call from
+/// another process builds a fresh one. The parent's runtime is leaked in the child, never
+/// dropped: dropping it would wait for threads that do not exist there. The parent's clients
+/// are unusable in the child (their connections and tasks belong to the parent's runtime);
+/// the child creates its own.
+///
+/// Its threads block asynchronous signals (see `block_asynchronous_signals`).
 pub fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        let workers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 4);
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .thread_name("rocketmq-client")
-            .enable_all()
-            .build()
-            .expect("the client runtime starts")
-    })
+    runtime_of(std::process::id())
+}
+
+fn runtime_of(pid: u32) -> &'static tokio::runtime::Runtime {
+    // The process that first asked: no lock on its path (a lock held by another thread at
+    // `fork()` would stay locked in the child forever).
+    static FIRST: OnceLock<(u32, tokio::runtime::Runtime)> = OnceLock::new();
+    let (first_pid, first) = FIRST.get_or_init(|| (pid, build_runtime()));
+    if *first_pid == pid {
+        return first;
+    }
+    // A forked child (or grandchild): one runtime per process, built on first use.
+    static FORKED: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+    let mut slot = FORKED.lock().unwrap_or_else(|e| e.into_inner());
+    match *slot {
+        Some((p, rt)) if p == pid => rt,
+        _ => {
+            let rt: &'static tokio::runtime::Runtime = Box::leak(Box::new(build_runtime()));
+            *slot = Some((pid, rt));
+            rt
+        }
+    }
+}
+
+fn build_runtime() -> tokio::runtime::Runtime {
+    // The client's work is I/O and bookkeeping; listeners run on the consumers' own threads.
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 4);
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("rocketmq-client")
+        .on_thread_start(block_asynchronous_signals)
+        .enable_all()
+        .build()
+        .expect("the client runtime starts")
+}
+
+/// Blocks asynchronous signals (SIGINT, SIGTERM, SIGHUP, SIGUSR1, SIGCHLD, ...) in the calling
+/// thread; every thread the client starts calls it first.
+///
+/// The kernel hands a signal sent to the process to any thread that does not block it. An
+/// application's handler expects it on its own threads: Python, for one, runs handlers only on
+/// its main thread, and a SIGINT landing on a client thread leaves a main thread parked in
+/// `time.sleep()` asleep — Ctrl-C seems ignored. Synchronous signals (SIGSEGV, SIGBUS, SIGFPE,
+/// SIGILL, SIGABRT, SIGTRAP, SIGSYS) stay deliverable: they concern the thread that caused them.
+pub fn block_asynchronous_signals() {
+    #[cfg(unix)]
+    {
+        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+        let mut set = SigSet::all();
+        for s in [
+            Signal::SIGSEGV,
+            Signal::SIGBUS,
+            Signal::SIGFPE,
+            Signal::SIGILL,
+            Signal::SIGABRT,
+            Signal::SIGTRAP,
+            Signal::SIGSYS,
+        ] {
+            set.remove(s);
+        }
+        if let Err(e) = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
+            tracing::warn!(error = %e, "cannot block signals in a client thread");
+        }
+    }
 }
 
 /// Runs `f` to completion from synchronous code.
@@ -198,8 +263,14 @@ impl PushConsumer {
     pub fn start(&self) -> Result<()> {
         block_on(self.inner.start())
     }
+    /// Returns once no listener call runs (waiting at most
+    /// `ConsumerConfig::listener_shutdown_timeout`); may be called from the listener.
     pub fn shutdown(&self) {
         block_on(self.inner.shutdown())
+    }
+    /// `shutdown` waiting at most `timeout` for running listener calls; true if none is left.
+    pub fn shutdown_within(&self, timeout: Duration) -> bool {
+        block_on(self.inner.shutdown_within(timeout))
     }
     pub fn suspend(&self) {
         self.inner.suspend()
@@ -294,5 +365,27 @@ impl LitePullConsumer {
             self.inner
                 .pull(mq, tag_expression, offset, max_nums, timeout),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_process_gets_a_runtime_of_its_own() {
+        let here = std::process::id();
+        let first = runtime();
+        assert!(std::ptr::eq(first, runtime_of(here)));
+        // What a forked child sees: another pid, so another runtime, built once.
+        let child = runtime_of(here.wrapping_add(1));
+        assert!(!std::ptr::eq(first, child));
+        assert!(std::ptr::eq(child, runtime_of(here.wrapping_add(1))));
+        assert_eq!(
+            child.block_on(async { tokio::spawn(async { 7 }).await.unwrap() }),
+            7
+        );
+        // The first process keeps its own.
+        assert!(std::ptr::eq(first, runtime()));
     }
 }

@@ -3,7 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::config::retry_topic;
@@ -23,31 +24,69 @@ const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
 const MAX_TIME_CONSUME_CONTINUOUSLY: Duration = Duration::from_secs(60);
 
 /// Plain threads fed from one queue of jobs.
+///
+/// Shutdown closes the queue (threads finish the jobs already queued, which return at once for
+/// dropped queues, and exit) and joins the threads, so that no listener runs once the consumer's
+/// shutdown has returned. A listener may itself shut its consumer down: the thread it runs on is
+/// not waited for (it could never finish while it waits), every other one is.
 pub(crate) struct ConsumePool {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    live: Arc<LiveThreads>,
+}
+
+/// How many pool threads have not yet left their loop; shutdown waits on it.
+#[derive(Default)]
+struct LiveThreads {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+/// Counts its thread out when the thread leaves its loop, also by a panic.
+struct LiveGuard(Arc<LiveThreads>);
+
+impl Drop for LiveGuard {
+    fn drop(&mut self) {
+        let mut n = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
+        *n -= 1;
+        self.0.changed.notify_all();
+    }
 }
 
 impl ConsumePool {
     pub fn new(threads: usize, name: &str) -> ConsumePool {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        let live = Arc::new(LiveThreads::default());
+        let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
             let rx = rx.clone();
+            *live.count.lock().unwrap() += 1;
+            let guard = LiveGuard(live.clone());
             let spawned = std::thread::Builder::new()
                 .name(format!("{name}-{i}"))
-                .spawn(move || loop {
-                    let job = rx.lock().unwrap().recv();
-                    match job {
-                        Ok(j) => j(),
-                        Err(_) => return,
+                .spawn(move || {
+                    let _counted = guard;
+                    // Signals are for the application's threads (see `blocking`).
+                    super::blocking::block_asynchronous_signals();
+                    loop {
+                        let job = rx.lock().unwrap().recv();
+                        match job {
+                            Ok(j) => j(),
+                            Err(_) => return,
+                        }
                     }
                 });
-            if let Err(e) = spawned {
-                tracing::error!(error = %e, "cannot start a consume thread");
+            match spawned {
+                Ok(h) => handles.push(h),
+                // The closure, and with it the guard, was dropped: the count is right.
+                Err(e) => tracing::error!(error = %e, "cannot start a consume thread"),
             }
         }
         ConsumePool {
             tx: Mutex::new(Some(tx)),
+            threads: Mutex::new(handles),
+            live,
         }
     }
 
@@ -58,9 +97,50 @@ impl ConsumePool {
         }
     }
 
-    /// Lets the threads finish their current job and exit.
-    pub fn shutdown(&self) {
+    /// Refuses further jobs; the threads finish the queued ones and exit.
+    pub fn close(&self) {
         self.tx.lock().unwrap().take();
+    }
+
+    /// Blocks until every thread but `caller` (the thread asking, which may be one of ours when
+    /// a listener shuts its consumer down) has exited, at most `timeout`, and joins them.
+    /// True if none is left running; threads still running after `timeout` are left to finish
+    /// on their own (a later call waits for them again).
+    pub fn join(&self, caller: ThreadId, timeout: Duration) -> bool {
+        let own = self
+            .threads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.thread().id() == caller)
+            .count();
+        let all_exited = {
+            let n = self.live.count.lock().unwrap_or_else(|e| e.into_inner());
+            let (n, _) = self
+                .live
+                .changed
+                .wait_timeout_while(n, timeout, |n| *n > own)
+                .unwrap_or_else(|e| e.into_inner());
+            *n <= own
+        };
+        let mut threads = self.threads.lock().unwrap();
+        let (done, left): (Vec<_>, Vec<_>) = std::mem::take(&mut *threads)
+            .into_iter()
+            .partition(|h| h.thread().id() != caller && (all_exited || h.is_finished()));
+        for h in done {
+            // A panic left the loop already; the listener's own panics are caught per job.
+            let _ = h.join();
+        }
+        let running = left.iter().filter(|h| h.thread().id() != caller).count();
+        *threads = left;
+        if running > 0 {
+            tracing::warn!(
+                running,
+                timeout_ms = timeout.as_millis() as u64,
+                "consume threads still running a listener after the shutdown timeout"
+            );
+        }
+        running == 0
     }
 }
 

@@ -125,6 +125,10 @@ pub struct ConsumerConfig {
     pub pull_time_delay_when_exception: Duration,
     /// Send the subscription with every pull instead of relying on the heartbeat's.
     pub post_subscription_when_pull: bool,
+    /// How long the push consumer's `shutdown` waits for listener calls still running (Java's
+    /// `awaitTerminationMillisWhenShutdown`, whose 0 there means "do not wait"; here shutdown
+    /// always joins its consume threads, and this bounds the wait for a stuck listener).
+    pub listener_shutdown_timeout: Duration,
 }
 
 impl std::fmt::Debug for ConsumerConfig {
@@ -164,6 +168,7 @@ impl Default for ConsumerConfig {
             consumer_timeout_when_suspend: Duration::from_secs(30),
             pull_time_delay_when_exception: Duration::from_secs(1),
             post_subscription_when_pull: false,
+            listener_shutdown_timeout: Duration::from_secs(30),
         }
     }
 }

@@ -135,11 +135,16 @@ pub struct MessageExt {
     pub reconsume_times: i32,
     pub prepared_transaction_offset: i64,
     pub body_crc: i32,
+    /// Bytes of the record in the commitlog (its TOTALSIZE field, as stored: a compressed
+    /// body counts compressed).
+    pub store_size: i32,
 }
 
 impl MessageExt {
     /// Builds from a stored record, decompressing the body when flagged.
     pub fn from_record(rec: MessageRecord, broker_name: &str) -> Result<MessageExt> {
+        // The decoder checked that the record's TOTALSIZE is exactly this.
+        let store_size = rec.encoded_len() as i32;
         let properties = rec.properties_map();
         let body = if rec.sys_flag & sys_flag::COMPRESSED != 0 {
             Bytes::from(decompress(&rec.body)?)
@@ -170,6 +175,7 @@ impl MessageExt {
             store_host: rec.store_host,
             reconsume_times: rec.reconsume_times,
             prepared_transaction_offset: rec.prepared_transaction_offset,
+            store_size,
         })
     }
 
@@ -285,6 +291,28 @@ mod tests {
         let m = MessageExt::from_record(rec, "b").unwrap();
         assert_eq!(m.msg_id, m.offset_msg_id);
         assert_eq!(m.msg_id.len(), 32);
+    }
+
+    #[test]
+    fn store_size_is_the_stored_record_size() {
+        // Compressed, so the inflated body is longer than the stored one: the size must be
+        // the commitlog record's, not one recomputed from what the application sees.
+        let rec = MessageRecord {
+            topic: "TopicA".into(),
+            body: Bytes::from(compress(&[b'y'; 3000], 5).unwrap()),
+            sys_flag: sys_flag::COMPRESSED | sys_flag::COMPRESSION_ZLIB,
+            properties: "TAGS\u{1}A".into(),
+            store_host: "127.0.0.1:10911".parse().unwrap(),
+            born_host: "[::1]:4000".parse().unwrap(),
+            ..Default::default()
+        };
+        let wire = Bytes::from(rec.encode());
+        let (decoded, total) = MessageRecord::decode(&wire, true).unwrap();
+        assert_eq!(total, wire.len());
+        let m = MessageExt::from_record(decoded, "b").unwrap();
+        assert_eq!(m.store_size as usize, total);
+        assert_eq!(m.body.len(), 3000);
+        assert!((m.store_size as usize) < 3000);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub(crate) struct PushInner {
     pub offset_store: OffsetStore,
     /// Re-sends failed messages to `%RETRY%<group>` when CONSUMER_SEND_MSG_BACK fails.
     pub inner_producer: ProducerCore,
-    pub pool: OnceLock<ConsumePool>,
+    pub pool: OnceLock<Arc<ConsumePool>>,
     pub runtime: OnceLock<tokio::runtime::Handle>,
     state: AtomicU8,
     paused: AtomicBool,
@@ -167,9 +167,19 @@ impl PushConsumer {
         self.inner.clone().start().await
     }
 
-    /// Commits offsets, releases orderly locks, unregisters and closes connections.
+    /// Commits offsets, releases orderly locks, unregisters and closes connections, then waits
+    /// (at most `ConsumerConfig::listener_shutdown_timeout`) for listener calls still running:
+    /// once it returns, the listener is not called again. See `shutdown_within`.
     pub async fn shutdown(&self) {
-        self.inner.shutdown().await
+        self.shutdown_within(self.inner.config.listener_shutdown_timeout)
+            .await;
+    }
+
+    /// `shutdown`, waiting at most `timeout` for running listener calls; true if none is left
+    /// running. Called from inside the listener, it waits for every consume thread but its own
+    /// (the caller's call ends when it returns).
+    pub async fn shutdown_within(&self, timeout: Duration) -> bool {
+        self.inner.shutdown(timeout).await
     }
 
     /// Stops pulling (cached messages are still consumed) until `resume`.
@@ -317,10 +327,10 @@ impl PushInner {
                 .or_insert_with(|| SubscriptionData::new(&rt, "*", "TAG"));
         }
         let _ = self.runtime.set(tokio::runtime::Handle::current());
-        let _ = self.pool.set(ConsumePool::new(
+        let _ = self.pool.set(Arc::new(ConsumePool::new(
             self.config.consume_thread_nums,
             &format!("consume-{}", self.config.group),
-        ));
+        )));
         self.instance
             .register_consumer(&self.group, Arc::new(Hooks(Arc::downgrade(&self))));
         self.instance.register_producer(CLIENT_INNER_PRODUCER_GROUP);
@@ -366,10 +376,32 @@ impl PushInner {
         Ok(())
     }
 
-    async fn shutdown(&self) {
-        if self.state.swap(STOPPED, Ordering::SeqCst) != RUNNING {
-            return;
+    async fn shutdown(&self, listener_timeout: Duration) -> bool {
+        if self.state.swap(STOPPED, Ordering::SeqCst) == RUNNING {
+            self.stop().await;
         }
+        self.join_consume_threads(listener_timeout).await
+    }
+
+    /// Closes the consume pool and waits for its threads, off the async threads: a listener
+    /// may need the runtime (sending a message back) to finish.
+    async fn join_consume_threads(&self, timeout: Duration) -> bool {
+        let Some(pool) = self.pool.get().cloned() else {
+            return true;
+        };
+        pool.close();
+        // The thread polling this future: a consume thread if a listener called shutdown.
+        let caller = std::thread::current().id();
+        match tokio::task::spawn_blocking(move || pool.join(caller, timeout)).await {
+            Ok(joined) => joined,
+            Err(e) => {
+                tracing::warn!(error = %e, "joining the consume threads failed");
+                false
+            }
+        }
+    }
+
+    async fn stop(&self) {
         let all: Vec<(MessageQueue, Arc<ProcessQueue>)> =
             self.pqs.lock().unwrap().drain().collect();
         for (_, pq) in &all {
@@ -388,9 +420,6 @@ impl PushInner {
             self.unlock(&mqs).await;
         }
         self.instance.shutdown().await;
-        if let Some(p) = self.pool.get() {
-            p.shutdown();
-        }
     }
 
     pub(crate) async fn persist_offsets(&self) -> Result<()> {
