@@ -1,14 +1,12 @@
 //! Translations between the C-facing objects and the core client's types. Nothing else: a rule
 //! that lives only here would diverge from the other bindings.
 
-use std::collections::HashMap;
 use std::os::raw::c_char;
 
 use bytes::Bytes;
 use rocketmq::client::message::{Message, MessageExt, SendResult, SendStatus};
 use rocketmq::client::ClientError;
 use rocketmq::protocol::bodies::MessageQueue;
-use rocketmq::protocol::message::{encode_properties, MessageRecord};
 
 use crate::boundary::{c_string, copy_to_c_buf, read_c_buf, FfiError};
 use crate::c_common::{CStatus, MAX_BROKER_NAME_ID_LENGTH, MAX_TOPIC_LENGTH};
@@ -41,7 +39,7 @@ pub(crate) fn from_message_ext(m: &MessageExt) -> MessageObj {
         queue_id: m.queue_id,
         queue_offset: m.queue_offset,
         commit_log_offset: m.commit_log_offset,
-        store_size: store_size(m),
+        store_size: m.store_size,
         reconsume_times: m.reconsume_times,
         born_timestamp: m.born_timestamp,
         store_timestamp: m.store_timestamp,
@@ -52,29 +50,6 @@ pub(crate) fn from_message_ext(m: &MessageExt) -> MessageObj {
         body_crc: m.body_crc,
     });
     o
-}
-
-/// The stored record's size, recomputed from the decoded message (the core's `MessageExt` does
-/// not keep it). Exact unless the body was stored compressed.
-fn store_size(m: &MessageExt) -> i32 {
-    let props: HashMap<String, String> = m.properties.clone();
-    let rec = MessageRecord {
-        topic: m.topic.clone(),
-        queue_id: m.queue_id,
-        flag: m.flag,
-        queue_offset: m.queue_offset,
-        physical_offset: m.commit_log_offset,
-        sys_flag: m.sys_flag,
-        born_timestamp: m.born_timestamp,
-        born_host: m.born_host,
-        store_timestamp: m.store_timestamp,
-        store_host: m.store_host,
-        reconsume_times: m.reconsume_times,
-        prepared_transaction_offset: m.prepared_transaction_offset,
-        body: m.body.clone(),
-        properties: encode_properties(&props),
-    };
-    rec.encoded_len().min(i32::MAX as usize) as i32
 }
 
 pub(crate) fn send_status(s: SendStatus) -> CSendStatus {
