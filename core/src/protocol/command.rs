@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use super::codes::CURRENT_VERSION;
 use super::limits::FRAME_MAX_BYTES;
@@ -125,7 +125,7 @@ impl fmt::Debug for RemotingCommand {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 struct JsonHeader {
     code: i32,
     #[serde(default)]
@@ -136,16 +136,10 @@ struct JsonHeader {
     opaque: i32,
     #[serde(default)]
     flag: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     remark: Option<String>,
-    #[serde(rename = "extFields", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "extFields", default)]
     ext_fields: Option<HashMap<String, serde_json::Value>>,
-    #[serde(
-        rename = "serializeTypeCurrentRPC",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
-    serialize_type_current_rpc: Option<String>,
 }
 
 impl RemotingCommand {
@@ -199,27 +193,9 @@ impl RemotingCommand {
     fn header_bytes(&self) -> Vec<u8> {
         match self.serialize_type {
             SerializeType::Json => {
-                let ext = if self.ext_fields.is_empty() {
-                    None
-                } else {
-                    Some(
-                        self.ext_fields
-                            .iter()
-                            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                            .collect(),
-                    )
-                };
-                let h = JsonHeader {
-                    code: self.code,
-                    language: Some(self.language.name().to_string()),
-                    version: self.version,
-                    opaque: self.opaque,
-                    flag: self.flag,
-                    remark: self.remark.clone(),
-                    ext_fields: ext,
-                    serialize_type_current_rpc: Some("JSON".to_string()),
-                };
-                serde_json::to_vec(&h).expect("header serializes")
+                let mut b = Vec::with_capacity(128 + 48 * self.ext_fields.len());
+                super::json_header::write(&mut b, self);
+                b
             }
             SerializeType::RocketMq => {
                 let mut b = Vec::with_capacity(64);
@@ -301,6 +277,24 @@ impl RemotingCommand {
     }
 
     fn decode_json_header(header: &[u8]) -> Result<Self, DecodeError> {
+        if let Some(f) = super::json_header::parse(header) {
+            return Ok(RemotingCommand {
+                code: f.code,
+                language: f
+                    .language
+                    .as_deref()
+                    .map(LanguageCode::from_name)
+                    .unwrap_or_default(),
+                version: f.version,
+                opaque: f.opaque,
+                flag: f.flag,
+                remark: f.remark,
+                ext_fields: f.ext_fields,
+                body: Bytes::new(),
+                serialize_type: SerializeType::Json,
+            });
+        }
+        // Not the plain shape (or not valid): the general decoder reads it or says what is wrong.
         let h: JsonHeader =
             serde_json::from_slice(header).map_err(|e| bad(format!("bad JSON header: {e}")))?;
         let mut ext_fields = HashMap::new();

@@ -7,6 +7,7 @@ pub mod command;
 pub mod header;
 pub mod ids;
 pub mod json;
+mod json_header;
 pub mod limits;
 pub mod message;
 

@@ -1,12 +1,12 @@
 //! One TCP connection speaking remoting frames, shared by its reader task and any writer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
@@ -51,6 +51,13 @@ struct Inner {
     remote: SocketAddr,
     local: SocketAddr,
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// Frames waiting for the connection. Whoever finds it idle becomes its writer and sends
+    /// everything queued — its own frame and those appended meanwhile — in as few system calls
+    /// as possible; everyone else only appends. Under load responses (and requests of many
+    /// threads) leave together, without a hand-off to a writer task.
+    outbox: Mutex<Outbox>,
+    /// Requests received on this connection and not yet answered.
+    serving: AtomicUsize,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     closed: AtomicBool,
     close_notify: tokio::sync::Notify,
@@ -97,6 +104,8 @@ impl Channel {
                 remote,
                 local,
                 writer: tokio::sync::Mutex::new(wr),
+                outbox: Mutex::new(Outbox::default()),
+                serving: AtomicUsize::new(0),
                 pending: Mutex::new(HashMap::new()),
                 closed: AtomicBool::new(false),
                 close_notify: tokio::sync::Notify::new(),
@@ -189,7 +198,9 @@ impl Channel {
             let handler = handler.clone();
             // Each request runs in its own task so that a slow one (a long poll, a sync flush)
             // never holds up the requests behind it on this connection.
+            self.inner.serving.fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
+                let _served = Served(&ch);
                 let oneway = cmd.is_oneway();
                 let code = cmd.code;
                 let opaque = cmd.opaque;
@@ -211,28 +222,45 @@ impl Channel {
         }
     }
 
-    /// Writes one frame.
+    /// Writes one frame: queued, and sent by this call unless another call is sending already
+    /// (then that one sends it with its own). An error means the frame was not sent.
     pub async fn write(&self, cmd: &RemotingCommand) -> Result<(), RemotingError> {
         if self.is_closed() {
-            return Err(RemotingError::Closed {
-                addr: self.inner.remote.to_string(),
-            });
+            return Err(self.closed_error());
         }
-        let header = cmd.encode_header();
-        let mut w = self.inner.writer.lock().await;
-        let res = if cmd.body.is_empty() {
-            w.write_all(&header).await
-        } else if cmd.body.len() <= 4096 {
-            let mut one = header;
-            one.extend_from_slice(&cmd.body);
-            w.write_all(&one).await
-        } else {
-            write_two(&mut w, header.freeze(), cmd.body.clone()).await
-        };
+        let mut header = cmd.encode_header();
+        {
+            let mut ob = self.inner.outbox.lock().unwrap();
+            if cmd.body.is_empty() {
+                ob.frames.push_back(header.freeze());
+            } else if cmd.body.len() <= 4096 {
+                header.extend_from_slice(&cmd.body);
+                ob.frames.push_back(header.freeze());
+            } else {
+                ob.frames.push_back(header.freeze());
+                ob.frames.push_back(cmd.body.clone());
+            }
+            if ob.writing {
+                return Ok(());
+            }
+            ob.writing = true;
+        }
+        // Other requests in flight on this connection (answers to send, or our own requests
+        // whose senders are about to send again) are worth waiting a scheduler pass for.
+        let busy = self.inner.serving.load(Ordering::Relaxed)
+            + self.inner.pending.lock().unwrap().len()
+            > 1;
+        let res = Flusher::new(self.clone(), busy).run().await;
         res.map_err(|e| RemotingError::Io {
             addr: self.inner.remote.to_string(),
             reason: e.to_string(),
         })
+    }
+
+    fn closed_error(&self) -> RemotingError {
+        RemotingError::Closed {
+            addr: self.inner.remote.to_string(),
+        }
     }
 
     /// Sends a request and waits for its response.
@@ -293,20 +321,126 @@ impl Channel {
     }
 }
 
-async fn write_two(
-    w: &mut OwnedWriteHalf,
-    mut a: bytes::Bytes,
-    mut b: bytes::Bytes,
-) -> std::io::Result<()> {
-    while a.has_remaining() || b.has_remaining() {
-        let slices = [std::io::IoSlice::new(&a), std::io::IoSlice::new(&b)];
-        let n = w.write_vectored(&slices).await?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
-        }
-        let na = n.min(a.len());
-        a.advance(na);
-        b.advance(n - na);
+/// Counts a request as answered when its task ends, however it ends.
+struct Served<'a>(&'a Channel);
+impl Drop for Served<'_> {
+    fn drop(&mut self) {
+        self.0.inner.serving.fetch_sub(1, Ordering::Relaxed);
     }
-    Ok(())
+}
+
+#[derive(Default)]
+struct Outbox {
+    frames: VecDeque<Bytes>,
+    /// A `Flusher` owns the connection's write side.
+    writing: bool,
+}
+
+/// The outbox's current writer. If its future is dropped mid-way (a caller's timeout), `Drop`
+/// puts the unsent rest back in front and hands the job to a task, so the stream never carries
+/// a torn frame and queued frames are not stranded.
+struct Flusher {
+    ch: Channel,
+    /// Yield once before the first write, so that frames about to be queued join it.
+    gather: bool,
+    batch: VecDeque<Bytes>,
+    /// `run` returned (so nothing to hand over on drop).
+    done: bool,
+}
+
+/// At most this many buffers per `writev`.
+const MAX_IOV: usize = 64;
+
+impl Flusher {
+    fn new(ch: Channel, gather: bool) -> Self {
+        Flusher {
+            ch,
+            gather,
+            batch: VecDeque::new(),
+            done: false,
+        }
+    }
+
+    async fn run(mut self) -> std::io::Result<()> {
+        let res = self.send_all().await;
+        self.done = true;
+        if res.is_err() {
+            // Nothing more can go out: fail what is queued and every pending request.
+            self.batch.clear();
+            let mut ob = self.ch.inner.outbox.lock().unwrap();
+            ob.frames.clear();
+            ob.writing = false;
+            drop(ob);
+            self.ch.mark_closed();
+        }
+        res
+    }
+
+    async fn send_all(&mut self) -> std::io::Result<()> {
+        let inner = self.ch.inner.clone();
+        if self.gather {
+            // Let the tasks that are ready now (requests read in the same pass, other senders)
+            // queue their frames first, so that they leave in this write.
+            tokio::task::yield_now().await;
+        }
+        let mut w = inner.writer.lock().await;
+        loop {
+            if self.batch.is_empty() {
+                let mut ob = inner.outbox.lock().unwrap();
+                if ob.frames.is_empty() {
+                    ob.writing = false;
+                    return Ok(());
+                }
+                std::mem::swap(&mut self.batch, &mut ob.frames);
+            }
+            let res = {
+                let slices: Vec<std::io::IoSlice<'_>> = self
+                    .batch
+                    .iter()
+                    .take(MAX_IOV)
+                    .map(|b| std::io::IoSlice::new(b))
+                    .collect();
+                w.write_vectored(&slices).await
+            };
+            let mut n = match res {
+                Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                other => other,
+            }?;
+            while n > 0 {
+                let front = self.batch.front_mut().expect("written bytes were queued");
+                let k = n.min(front.len());
+                front.advance(k);
+                n -= k;
+                if front.is_empty() {
+                    self.batch.pop_front();
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        // `run` was cancelled: requeue the unsent rest in front; a task takes over as writer.
+        let mut ob = self.ch.inner.outbox.lock().unwrap();
+        while let Some(b) = self.batch.pop_back() {
+            ob.frames.push_front(b);
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                drop(ob);
+                let next = Flusher::new(self.ch.clone(), false);
+                h.spawn(async move {
+                    let _ = next.run().await;
+                });
+            }
+            Err(_) => {
+                ob.frames.clear();
+                ob.writing = false;
+            }
+        }
+    }
 }
