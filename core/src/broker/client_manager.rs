@@ -220,6 +220,17 @@ impl ClientManager {
             .find(|c| !c.is_closed())
     }
 
+    /// The live channel of a producer client by client id, whatever its group: where a reply
+    /// to that client's request is pushed (RocketMQ's `ProducerManager.findChannel`).
+    pub fn find_producer_channel_by_client_id(&self, client_id: &str) -> Option<Channel> {
+        let t = self.tables.lock().unwrap();
+        t.producers
+            .values()
+            .flat_map(|g| g.values())
+            .find(|c| c.client_id == client_id && !c.channel.is_closed())
+            .map(|c| c.channel.clone())
+    }
+
     pub fn consumer_groups(&self) -> Vec<String> {
         self.tables
             .lock()
