@@ -9,6 +9,10 @@ mod common;
 
 use std::time::Duration;
 
+use rocketmq::client::{
+    create_reply_message, reply_to_client, ClientError, ConsumeContext, ConsumeResult, ErrorKind,
+    Message, MessageExt, Producer, PushConsumer,
+};
 use rocketmq::protocol::message::{decode_properties, property, reply_topic};
 use rocketmq::protocol::{request_code, response_code, RemotingCommand};
 use support::*;
@@ -235,5 +239,159 @@ async fn a_reply_for_a_requester_that_is_gone_is_refused_with_a_remark() {
         .await
         .unwrap();
     assert_eq!(resp.code, response_code::MESSAGE_ILLEGAL);
+    c.shutdown().await;
+}
+
+/// A consumer of `topic` that answers every request with "re: <body>" through a producer of
+/// its own (the listener is synchronous, so the replies are sent from a task).
+async fn replier(ns: std::net::SocketAddr, topic: &str, group: &str) -> (PushConsumer, Producer) {
+    let reply_producer = producer(ns, &format!("{group}_replies")).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<MessageExt>();
+    let sender = reply_producer.clone();
+    tokio::spawn(async move {
+        while let Some(request) = rx.recv().await {
+            let body = format!("re: {}", String::from_utf8_lossy(&request.body));
+            let reply = create_reply_message(&request, body).expect("a consumed request");
+            if let Err(e) = sender.send(reply).await {
+                eprintln!("reply to {:?} failed: {e}", reply_to_client(&request));
+            }
+        }
+    });
+    let consumer = PushConsumer::new(consumer_config(ns, group)).unwrap();
+    consumer.subscribe(topic, "*").unwrap();
+    consumer.register_message_listener_concurrently(
+        move |msgs: &[MessageExt], _: &ConsumeContext| {
+            for m in msgs {
+                let _ = tx.send(m.clone());
+            }
+            ConsumeResult::Success
+        },
+    );
+    consumer.start().await.unwrap();
+    (consumer, reply_producer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_gets_the_reply_a_consumer_sends_back() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "RequestTopic", 2).await;
+    let (consumer, reply_producer) = replier(ns, "RequestTopic", "cg_replier").await;
+    let requester = producer(ns, "pg_requester").await;
+
+    // The first request also waits for the consumer's first rebalance: a generous timeout.
+    let reply = requester
+        .request(Message::new("RequestTopic", "ping"), DEADLINE)
+        .await
+        .unwrap();
+    assert_eq!(&reply.body[..], b"re: ping");
+    assert_eq!(reply.topic, REPLY_TOPIC_OF_THE_EMBEDDED_CLUSTER);
+    assert_eq!(
+        reply.property(property::MESSAGE_REPLY_TO_CLIENT),
+        Some(requester.client_id())
+    );
+    assert!(reply.property(property::CORRELATION_ID).is_some());
+    assert!(reply.property(property::PUSH_REPLY_TIME).is_some());
+    assert!(reply
+        .property(property::REPLY_MESSAGE_ARRIVE_TIME)
+        .is_some());
+    assert_eq!(reply.store_host, c.broker_addr());
+
+    // Concurrent requests each get their own reply.
+    let calls = (0..8).map(|i| {
+        let p = requester.clone();
+        tokio::spawn(async move {
+            p.request(Message::new("RequestTopic", format!("q{i}")), DEADLINE)
+                .await
+        })
+    });
+    let handles: Vec<_> = calls.collect();
+    for (i, h) in handles.into_iter().enumerate() {
+        let reply = h.await.unwrap().unwrap();
+        assert_eq!(String::from_utf8_lossy(&reply.body), format!("re: q{i}"));
+    }
+
+    // The callback form.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    requester
+        .request_with_callback(Message::new("RequestTopic", "async"), DEADLINE, move |r| {
+            let _ = tx.send(r);
+        })
+        .unwrap();
+    let reply = rx.await.unwrap().unwrap();
+    assert_eq!(&reply.body[..], b"re: async");
+
+    requester.shutdown().await;
+    consumer.shutdown().await;
+    reply_producer.shutdown().await;
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_nobody_answers_times_out_with_a_clear_error() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "UnansweredTopic", 1).await;
+    let requester = producer(ns, "pg_unanswered").await;
+
+    let timeout = Duration::from_millis(800);
+    let began = std::time::Instant::now();
+    let e = requester
+        .request(Message::new("UnansweredTopic", "anyone?"), timeout)
+        .await
+        .unwrap_err();
+    assert!(began.elapsed() >= timeout);
+    assert!(matches!(e, ClientError::ReplyTimeout { .. }), "{e:?}");
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    let text = e.to_string();
+    assert!(
+        text.contains("UnansweredTopic") && text.contains("no reply") && text.contains("800 ms"),
+        "{text}"
+    );
+
+    // The request itself was delivered: it is stored with the request properties.
+    let stored = rocketmq::client::LitePullConsumer::new(
+        rocketmq::client::lite_pull_consumer::LitePullConfig::new(&ns.to_string(), "reader"),
+    )
+    .unwrap();
+    stored.start().await.unwrap();
+    let q = rocketmq::client::MessageQueue {
+        topic: "UnansweredTopic".into(),
+        broker_name: c.broker().unwrap().inner().config.broker_name.clone(),
+        queue_id: 0,
+    };
+    let pulled = stored
+        .pull(&q, "*", 0, 32, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(pulled.msgs.len(), 1);
+    let m = &pulled.msgs[0];
+    assert_eq!(
+        m.property(property::MESSAGE_REPLY_TO_CLIENT),
+        Some(requester.client_id())
+    );
+    assert_eq!(m.property(property::MESSAGE_TTL), Some("800"));
+    assert!(m.property(property::CORRELATION_ID).is_some());
+    assert_eq!(
+        m.property(property::CLUSTER),
+        Some("DefaultCluster"),
+        "what create_reply_message needs"
+    );
+    stored.shutdown().await;
+
+    // Bad input is refused before sending.
+    let e = requester
+        .request(Message::new("UnansweredTopic", "x"), Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::IllegalArgument);
+
+    // After shutdown a request fails at once with a state error.
+    requester.shutdown().await;
+    let e = requester
+        .request(Message::new("UnansweredTopic", "late"), timeout)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ClientState);
     c.shutdown().await;
 }
