@@ -75,4 +75,4 @@ pub use rebalance::{
     AllocateByConfig, AllocateConsistentHash, AllocateMessageQueueAveragely,
     AllocateMessageQueueAveragelyByCircle, AllocateStrategy,
 };
-pub use request_reply::{create_reply_message, reply_to_client};
+pub use request_reply::{create_reply_message, create_reply_to, reply_to_client};

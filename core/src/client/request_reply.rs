@@ -27,8 +27,17 @@ pub const MAX_PENDING_REQUESTS: usize = 65_536;
 /// request, with its correlation id, requester and TTL, and `MSG_TYPE=reply` (which makes the
 /// producer send it as SEND_REPLY_MESSAGE_V2). Send it with any started producer.
 pub fn create_reply_message(request: &MessageExt, body: impl Into<Bytes>) -> Result<Message> {
-    let cluster = request
-        .property(property::CLUSTER)
+    create_reply_to(&request.properties, body)
+}
+
+/// [`create_reply_message`] from the request's properties alone (for bindings, whose received
+/// messages are their own objects).
+pub fn create_reply_to(
+    request_properties: &HashMap<String, String>,
+    body: impl Into<Bytes>,
+) -> Result<Message> {
+    let get = |k: &str| request_properties.get(k).map(String::as_str);
+    let cluster = get(property::CLUSTER)
         .filter(|c| !c.is_empty())
         .ok_or_else(|| {
             ClientError::illegal(format!(
@@ -44,7 +53,7 @@ pub fn create_reply_message(request: &MessageExt, body: impl Into<Bytes>) -> Res
         property::MESSAGE_REPLY_TO_CLIENT,
         property::MESSAGE_TTL,
     ] {
-        if let Some(v) = request.property(key) {
+        if let Some(v) = get(key) {
             reply.set_property(key, v);
         }
     }
