@@ -148,6 +148,77 @@ async fn broker_pushes_a_reply_to_the_requester_and_stores_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requester_known_only_from_its_request_gets_the_reply() {
+    // rocketmq-client-go sends no heartbeat before a request when it knows the topic's route:
+    // the connection the request came over is where its reply goes.
+    let c = cluster().await;
+    let broker = c.broker_addr().to_string();
+    let (requester, inbox) = common::client();
+    let request_props = common::props(&[
+        (property::CORRELATION_ID, "corr-5"),
+        (property::MESSAGE_REPLY_TO_CLIENT, "10.0.0.9@no-heartbeat"),
+        (property::MESSAGE_TTL, "3"),
+    ]);
+    let sent = requester
+        .invoke(
+            &broker,
+            common::send_v2("RequestTopicRaw", -1, b"question", &request_props),
+            common::TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.code, response_code::SUCCESS, "{:?}", sent.remark);
+
+    let (replier, _) = common::client();
+    let resp = replier
+        .invoke(
+            &broker,
+            send_reply(
+                REPLY_TOPIC_OF_THE_EMBEDDED_CLUSTER,
+                b"answer",
+                &reply_properties("corr-5", Some("10.0.0.9@no-heartbeat")),
+            ),
+            common::TIMEOUT,
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.code, response_code::SUCCESS, "{:?}", resp.remark);
+    assert!(inbox
+        .received
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|r| r.code == request_code::PUSH_REPLY_MESSAGE_TO_CLIENT && &r.body[..] == b"answer"));
+
+    // Once that connection is gone, so is the requester.
+    requester.close_all().await;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let resp = replier
+            .invoke(
+                &broker,
+                send_reply(
+                    REPLY_TOPIC_OF_THE_EMBEDDED_CLUSTER,
+                    b"late",
+                    &reply_properties("corr-6", Some("10.0.0.9@no-heartbeat")),
+                ),
+                common::TIMEOUT,
+            )
+            .await
+            .unwrap();
+        if resp.code == response_code::SYSTEM_ERROR {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "pushed to a closed connection"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    c.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reply_for_a_requester_that_is_gone_is_refused_with_a_remark() {
     let c = cluster().await;
     let broker = c.broker_addr().to_string();

@@ -60,9 +60,11 @@ pub async fn dispatch(
     req: RemotingCommand,
 ) -> Option<RemotingCommand> {
     let resp = match req.code {
-        rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 | rc::SEND_BATCH_MESSAGE => {
+        rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => {
+            request_reply::note_requester(inner, &ch, &req);
             send::send_message(inner, &ch, &req).await
         }
+        rc::SEND_BATCH_MESSAGE => send::send_message(inner, &ch, &req).await,
         rc::SEND_REPLY_MESSAGE | rc::SEND_REPLY_MESSAGE_V2 => {
             request_reply::send_reply_message(inner, &ch, &req).await
         }

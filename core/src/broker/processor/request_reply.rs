@@ -94,6 +94,28 @@ pub async fn send_reply_message(
     resp
 }
 
+/// Called for every single-message send: a request message names its requester
+/// (`REPLY_TO_CLIENT`), and the connection it came over is that requester's. Remembered so
+/// that the reply reaches a requester this broker has no heartbeat from yet
+/// (rocketmq-client-go sends none before a request when it already knows the topic's route,
+/// and its next one may be 30 s away). A cheap substring test keeps other sends unaffected.
+pub(super) fn note_requester(inner: &BrokerInner, ch: &Channel, req: &RemotingCommand) {
+    let key = if req.code == request_code::SEND_MESSAGE_V2 {
+        "i"
+    } else {
+        "properties"
+    };
+    let Some(props) = req.ext(key) else {
+        return;
+    };
+    if !props.contains(property::MESSAGE_REPLY_TO_CLIENT) {
+        return;
+    }
+    if let Some(requester) = decode_properties(props).get(property::MESSAGE_REPLY_TO_CLIENT) {
+        inner.clients.note_requester(requester, ch);
+    }
+}
+
 /// Pushes the reply to the client named by its `REPLY_TO_CLIENT`; `Err` is the remark for the
 /// replier.
 async fn push_reply(
@@ -113,7 +135,7 @@ async fn push_reply(
             property::CORRELATION_ID
         ));
     };
-    let Some(channel) = inner.clients.find_producer_channel_by_client_id(&requester) else {
+    let Some(channel) = inner.clients.find_requester_channel(&requester) else {
         return Err(format!(
             "push reply message fail, channel of <{requester}> not found: the requester is \
              gone or has not sent a heartbeat to this broker (the reply was stored but not \
