@@ -2,8 +2,9 @@ package interop
 
 import (
 	"context"
+	"fmt"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,9 @@ func TestRequestReply(t *testing.T) {
 	sendOK(t, requester, primitive.NewMessage(topic, []byte("warm-up")))
 
 	replies := newProducer(t)
-	var replyErrors atomic.Int32
+	// The replier's callback runs on the client's goroutines, also after the
+	// test ends: it records failures rather than reporting them itself.
+	var replyErrors errorLog
 	c := newConsumer(t, uniqueName(t, "CG"))
 	waitRoute(t, topic)
 	err := c.Subscribe(topic, consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
@@ -34,15 +37,13 @@ func TestRequestReply(t *testing.T) {
 			}
 			reply, err := consumer.CreateReplyMessage(m, nil)
 			if err != nil {
-				replyErrors.Add(1)
-				t.Errorf("CreateReplyMessage: %v", err)
+				replyErrors.add(fmt.Errorf("CreateReplyMessage: %w", err))
 				continue
 			}
 			// v2.1.2's CreateReplyMessage does not set the body it is given.
 			reply.Body = append([]byte("re: "), m.Body...)
 			if _, err := replies.SendSync(context.Background(), reply); err != nil {
-				replyErrors.Add(1)
-				t.Errorf("sending the reply: %v%s", err, brokerNote())
+				replyErrors.add(fmt.Errorf("sending the reply to %q: %w", m.Body, err))
 			}
 		}
 		return consumer.ConsumeSuccess, nil
@@ -111,9 +112,26 @@ func TestRequestReply(t *testing.T) {
 			t.Errorf("async replies %v, want %q (once, or twice from v2.1.2's double callback)", got, want)
 		}
 	}
-	if n := replyErrors.Load(); n != 0 {
-		t.Fatalf("%d replies could not be sent", n)
+	if errs := replyErrors.all(); len(errs) != 0 {
+		t.Fatalf("%d replies failed, e.g. %v%s", len(errs), errs[0], brokerNote())
 	}
+}
+
+type errorLog struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *errorLog) add(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.errs = append(l.errs, err)
+}
+
+func (l *errorLog) all() []error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]error(nil), l.errs...)
 }
 
 type outcome struct {
