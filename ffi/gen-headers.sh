@@ -35,7 +35,7 @@ headers=(
     "CPullResult.h|c_pull_result.rs|CCommon.h CMessageExt.h|CPullStatus CPullResult"
     "CEmbeddedBroker.h|c_embedded_broker.rs|CCommon.h|CEmbeddedBroker"
 )
-[ -f "$here/src/c_producer.rs" ] && headers+=("CProducer.h|c_producer.rs|CCommon.h CBatchMessage.h CMQException.h CMessage.h CMessageExt.h CMessageQueue.h CSendResult.h CTransactionStatus.h|CProducer CSendReceipt QueueSelectorCallback CSendSuccessCallback CSendExceptionCallback COnSendSuccessCallback COnSendExceptionCallback CLocalTransactionCheckerCallback CLocalTransactionExecutorCallback")
+[ -f "$here/src/c_producer.rs" ] && headers+=("CProducer.h|c_producer.rs|CCommon.h CBatchMessage.h CMQException.h CMessage.h CMessageExt.h CMessageQueue.h CSendResult.h CTransactionStatus.h|CProducer CSendReceipt QueueSelectorCallback CSendSuccessCallback CSendExceptionCallback COnSendSuccessCallback COnSendExceptionCallback CLocalTransactionCheckerCallback CLocalTransactionExecutorCallback CRequestSuccessCallback CRequestExceptionCallback")
 [ -f "$here/src/c_push_consumer.rs" ] && headers+=("CPushConsumer.h|c_push_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h|CPushConsumer CConsumeStatus MessageCallBack CConsumeRequest")
 [ -f "$here/src/c_pull_consumer.rs" ] && headers+=("CPullConsumer.h|c_pull_consumer.rs|CCommon.h CMessageExt.h CMessageQueue.h CPullResult.h|CPullConsumer")
 [ -f "$here/src/c_topic_admin.rs" ] && headers+=("CTopicAdmin.h|c_topic_admin.rs|CCommon.h CProducer.h|")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rocketmq-rs/rocketmq-rs/go/consumer"
+	"github.com/rocketmq-rs/rocketmq-rs/go/internal"
 	"github.com/rocketmq-rs/rocketmq-rs/go/internal/capi"
 	"github.com/rocketmq-rs/rocketmq-rs/go/primitive"
 	"github.com/rocketmq-rs/rocketmq-rs/go/producer"
@@ -26,8 +27,7 @@ type Producer interface {
 		msg ...*primitive.Message) error
 	SendOneWay(ctx context.Context, mq ...*primitive.Message) error
 	Request(ctx context.Context, ttl time.Duration, msg *primitive.Message) (*primitive.Message, error)
-	RequestAsync(ctx context.Context, ttl time.Duration,
-		callback func(ctx context.Context, msg *primitive.Message, err error), msg *primitive.Message) error
+	RequestAsync(ctx context.Context, ttl time.Duration, callback internal.RequestCallback, msg *primitive.Message) error
 }
 
 // NewProducer makes a producer.

@@ -71,6 +71,19 @@ typedef CTransactionStatus (*CLocalTransactionExecutorCallback)(CProducer *produ
                                                                 CMessage *msg,
                                                                 void *data);
 
+/**
+ * A request's reply arrived. `reply` is valid only during the call; `userData` is what the
+ * caller passed to `RequestMessageAsync`. Runs on a library thread.
+ */
+typedef void (*CRequestSuccessCallback)(CMessageExt *reply, void *userData);
+
+/**
+ * A request failed: its send failed (`e.error` is the broker's response code, or 17), or no
+ * reply arrived in time (`e.error` is `PRODUCER_REQUEST_TIMEOUT`, 18). Runs on a library
+ * thread.
+ */
+typedef void (*CRequestExceptionCallback)(CMQException e, void *userData);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -408,6 +421,55 @@ ROCKETMQCLIENT_API CMessageExt *GetTransactionCheckMessage(CTransactionCheck *ch
  * rocketmq-rs addition: answers a check (0 commit, 1 rollback, other unknown) and frees it.
  */
 ROCKETMQCLIENT_API int AnswerTransactionCheck(CTransactionCheck *check, CTransactionStatus status_);
+
+/**
+ * rocketmq-rs addition: request-reply. Sends `msg` (with `CORRELATION_ID`, `REPLY_TO_CLIENT`
+ * and `TTL` added; the caller's message is not changed) and waits up to `timeoutMillis`,
+ * sending included, for the reply a consumer sends back (see `CreateReplyMessage`). On `OK`,
+ * `*reply` is an owned `CMessageExt*`: free it with `DestroyReplyMessage`.
+ * `PRODUCER_REQUEST_TIMEOUT` (18) when no reply arrived in time, `PRODUCER_REQUEST_FAILED`
+ * (17) when the send failed; a timeout of 0 or less is `NULL_POINTER` (1).
+ */
+ROCKETMQCLIENT_API
+int RequestMessage(CProducer *producer,
+                   CMessage *msg,
+                   int timeoutMillis,
+                   CMessageExt **reply);
+
+/**
+ * rocketmq-rs addition: `RequestMessage` in the background. Returns at once; one of the
+ * callbacks runs later on a library thread (a NULL one is skipped) with `userData`. The
+ * caller's `msg` is copied, so it may be destroyed at once. 17 if the request cannot even
+ * start (not started, bad message); 1 for a timeout of 0 or less. A request still waiting
+ * when `ShutdownProducer` is called fails with 17 (and its callback runs) if the shutdown
+ * can wait for it, else its callback is skipped.
+ */
+ROCKETMQCLIENT_API
+int RequestMessageAsync(CProducer *producer,
+                        CMessage *msg,
+                        int timeoutMillis,
+                        CRequestSuccessCallback onSuccess,
+                        CRequestExceptionCallback onException,
+                        void *userData);
+
+/**
+ * rocketmq-rs addition: frees a reply returned by `RequestMessage` (or made by
+ * `CreateReplyMessage`, which may also be freed with `DestroyMessage`). NULL-safe: a NULL or
+ * already freed reply is `NULL_POINTER` (1).
+ */
+ROCKETMQCLIENT_API int DestroyReplyMessage(CMessageExt *reply);
+
+/**
+ * rocketmq-rs addition: the reply to a received request message (a `CMessageExt*` given to a
+ * consumer callback or returned by a poll; a `CMessage*` is accepted too), as Java's
+ * `MessageUtil.createReplyMessage`: topic `<cluster>_REPLY_TOPIC`, the request's
+ * `CORRELATION_ID`, `REPLY_TO_CLIENT` and `TTL`, `MSG_TYPE=reply`, and `body` (`len` bytes;
+ * may contain NULs). Send it with any started producer (`SendMessageSync`, …). Returns an
+ * owned `CMessage*` (free it with `DestroyMessage`); NULL when `request` has no `CLUSTER`
+ * property (it was not received from a broker) or an argument is NULL, with the reason in
+ * `GetLatestErrorMessage()`.
+ */
+ROCKETMQCLIENT_API CMessage *CreateReplyMessage(CMessageExt *request, const char *body, int len);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -44,6 +44,11 @@ pub enum CStatus {
     PRODUCER_SEND_ASYNC_FAILED = 14,
     PRODUCER_SEND_ORDERLYASYNC_FAILED = 15,
     PRODUCER_SEND_TRANSACTION_FAILED = 16,
+    /// rocketmq-rs addition: a request (request-reply) could not be sent, or the producer shut
+    /// down while it waited for the reply.
+    PRODUCER_REQUEST_FAILED = 17,
+    /// rocketmq-rs addition: a request was sent but no reply arrived in time.
+    PRODUCER_REQUEST_TIMEOUT = 18,
     PUSHCONSUMER_START_FAILED = 20,
     /// rocketmq-rs addition: polling a push consumer that is not running (shut down).
     PUSHCONSUMER_NOT_RUNNING = 21,

@@ -10,8 +10,9 @@
 //! returns (it waits for running ones, and up to the send timeout for async sends in flight).
 //!
 //! Status codes: setters, start and shutdown fail with `PRODUCER_START_FAILED` (10); sync
-//! sends 11, one-way 12, orderly 13, async 14, orderly async 15, transaction 16; a NULL or dead
-//! handle, or a NULL required argument, is `NULL_POINTER` (1).
+//! sends 11, one-way 12, orderly 13, async 14, orderly async 15, transaction 16, request 17
+//! (18 when no reply came in time); a NULL or dead handle, or a NULL required argument, is
+//! `NULL_POINTER` (1).
 
 use std::ffi::CString;
 use std::os::raw::{c_char, c_int, c_long, c_longlong, c_void};
@@ -1429,6 +1430,189 @@ pub unsafe extern "C" fn AnswerTransactionCheck(
             CHECKS
                 .remove(check as *mut TxCheckObj)
                 .map(|c| c.answer(transaction_state(status_))),
+        )
+    })
+}
+
+// ---- Request-reply (rocketmq-rs addition; RocketMQ 4.6+ RPC over messages) ----
+
+/// A request's reply arrived. `reply` is valid only during the call; `userData` is what the
+/// caller passed to `RequestMessageAsync`. Runs on a library thread.
+pub type CRequestSuccessCallback =
+    Option<unsafe extern "C" fn(reply: *mut CMessageExt, userData: *mut c_void)>;
+/// A request failed: its send failed (`e.error` is the broker's response code, or 17), or no
+/// reply arrived in time (`e.error` is `PRODUCER_REQUEST_TIMEOUT`, 18). Runs on a library
+/// thread.
+pub type CRequestExceptionCallback =
+    Option<unsafe extern "C" fn(e: CMQException, userData: *mut c_void)>;
+
+/// 18 when no reply came in time, 17 for every other failure of a request.
+fn request_status(e: &ClientError) -> CStatus {
+    match e {
+        ClientError::ReplyTimeout { .. } => CStatus::PRODUCER_REQUEST_TIMEOUT,
+        _ => CStatus::PRODUCER_REQUEST_FAILED,
+    }
+}
+
+fn request_timeout(timeout_millis: c_int) -> FfiResult<Duration> {
+    u64::try_from(timeout_millis)
+        .ok()
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            FfiError::new(
+                CStatus::NULL_POINTER,
+                format!("timeoutMillis must be above zero (got {timeout_millis})"),
+            )
+        })
+}
+
+/// rocketmq-rs addition: request-reply. Sends `msg` (with `CORRELATION_ID`, `REPLY_TO_CLIENT`
+/// and `TTL` added; the caller's message is not changed) and waits up to `timeoutMillis`,
+/// sending included, for the reply a consumer sends back (see `CreateReplyMessage`). On `OK`,
+/// `*reply` is an owned `CMessageExt*`: free it with `DestroyReplyMessage`.
+/// `PRODUCER_REQUEST_TIMEOUT` (18) when no reply arrived in time, `PRODUCER_REQUEST_FAILED`
+/// (17) when the send failed; a timeout of 0 or less is `NULL_POINTER` (1).
+#[no_mangle]
+pub unsafe extern "C" fn RequestMessage(
+    producer: *mut CProducer,
+    msg: *mut CMessage,
+    timeoutMillis: c_int,
+    reply: *mut *mut CMessageExt,
+) -> c_int {
+    ffi_boundary!(CStatus::PRODUCER_REQUEST_FAILED as c_int, {
+        status((|| {
+            if reply.is_null() {
+                return Err(FfiError::null("reply"));
+            }
+            let timeout = request_timeout(timeoutMillis)?;
+            // SAFETY: handles checked by their registries.
+            let (_, client) = unsafe { running(producer, CStatus::PRODUCER_REQUEST_FAILED) }?;
+            let m = unsafe { message(msg) }?;
+            let r = blocking::block_on(client.producer().request(m, timeout))
+                .map_err(|e| FfiError::new(request_status(&e), e.to_string()))?;
+            let owned = MESSAGES.insert(from_message_ext(&r)) as *mut CMessageExt;
+            // SAFETY: `reply` was checked non-NULL and points to writable memory.
+            unsafe { reply.write(owned) };
+            Ok(())
+        })())
+    })
+}
+
+/// rocketmq-rs addition: `RequestMessage` in the background. Returns at once; one of the
+/// callbacks runs later on a library thread (a NULL one is skipped) with `userData`. The
+/// caller's `msg` is copied, so it may be destroyed at once. 17 if the request cannot even
+/// start (not started, bad message); 1 for a timeout of 0 or less. A request still waiting
+/// when `ShutdownProducer` is called fails with 17 (and its callback runs) if the shutdown
+/// can wait for it, else its callback is skipped.
+#[no_mangle]
+pub unsafe extern "C" fn RequestMessageAsync(
+    producer: *mut CProducer,
+    msg: *mut CMessage,
+    timeoutMillis: c_int,
+    onSuccess: CRequestSuccessCallback,
+    onException: CRequestExceptionCallback,
+    userData: *mut c_void,
+) -> c_int {
+    ffi_boundary!(CStatus::PRODUCER_REQUEST_FAILED as c_int, {
+        status((|| {
+            let code = CStatus::PRODUCER_REQUEST_FAILED;
+            let timeout = request_timeout(timeoutMillis)?;
+            // SAFETY: handles checked by their registries.
+            let (obj, client) = unsafe { running(producer, code) }?;
+            let m = unsafe { message(msg) }?;
+            let user = userData as usize;
+            let gate = obj.gate.clone();
+            gate.add_pending();
+            let g = gate.clone();
+            let started = {
+                // The callback is spawned on the client runtime.
+                let _rt = blocking::runtime().enter();
+                client
+                    .producer()
+                    .request_with_callback(m, timeout, move |r| {
+                        g.run_pending(|| match r {
+                            Ok(reply) => {
+                                if let Some(f) = onSuccess {
+                                    let borrowed = MESSAGES.insert(from_message_ext(&reply))
+                                        as *mut CMessageExt;
+                                    // SAFETY: a C function pointer the caller keeps valid until
+                                    // shutdown; `borrowed` lives for the call.
+                                    unsafe { f(borrowed, user as *mut c_void) };
+                                    let _ = MESSAGES.remove(borrowed as *mut MessageObj);
+                                }
+                            }
+                            Err(e) => {
+                                if let Some(f) = onException {
+                                    let status = request_status(&e);
+                                    // SAFETY: as above.
+                                    unsafe { f(exception(status, &e), user as *mut c_void) };
+                                }
+                            }
+                        });
+                    })
+            };
+            started.map_err(|e| {
+                gate.drop_pending();
+                client_error(code)(e)
+            })
+        })())
+    })
+}
+
+/// rocketmq-rs addition: frees a reply returned by `RequestMessage` (or made by
+/// `CreateReplyMessage`, which may also be freed with `DestroyMessage`). NULL-safe: a NULL or
+/// already freed reply is `NULL_POINTER` (1).
+#[no_mangle]
+pub unsafe extern "C" fn DestroyReplyMessage(reply: *mut CMessageExt) -> c_int {
+    ffi_boundary!(CStatus::NULL_POINTER as c_int, {
+        status(MESSAGES.remove(reply as *mut MessageObj).map(drop))
+    })
+}
+
+/// rocketmq-rs addition: the reply to a received request message (a `CMessageExt*` given to a
+/// consumer callback or returned by a poll; a `CMessage*` is accepted too), as Java's
+/// `MessageUtil.createReplyMessage`: topic `<cluster>_REPLY_TOPIC`, the request's
+/// `CORRELATION_ID`, `REPLY_TO_CLIENT` and `TTL`, `MSG_TYPE=reply`, and `body` (`len` bytes;
+/// may contain NULs). Send it with any started producer (`SendMessageSync`, …). Returns an
+/// owned `CMessage*` (free it with `DestroyMessage`); NULL when `request` has no `CLUSTER`
+/// property (it was not received from a broker) or an argument is NULL, with the reason in
+/// `GetLatestErrorMessage()`.
+#[no_mangle]
+pub unsafe extern "C" fn CreateReplyMessage(
+    request: *mut CMessageExt,
+    body: *const c_char,
+    len: c_int,
+) -> *mut CMessage {
+    ffi_boundary!(ptr::null_mut(), {
+        value_or(
+            (|| {
+                let len = usize::try_from(len).map_err(|_| {
+                    FfiError::new(CStatus::NULL_POINTER, "len must not be negative")
+                })?;
+                if body.is_null() && len > 0 {
+                    return Err(FfiError::null("body"));
+                }
+                // SAFETY: checked by the registry.
+                let req = unsafe { MESSAGES.get(request as *const MessageObj) }?;
+                let props: std::collections::HashMap<String, String> = req.properties().collect();
+                let body = if len == 0 {
+                    Vec::new()
+                } else {
+                    // SAFETY: the caller passes `len` readable bytes at `body` (checked non-NULL).
+                    unsafe { std::slice::from_raw_parts(body as *const u8, len) }.to_vec()
+                };
+                let reply = rocketmq::client::create_reply_to(&props, body)
+                    .map_err(|e| FfiError::new(CStatus::NULL_POINTER, e.to_string()))?;
+                let mut obj = MessageObj::new(&reply.topic);
+                obj.set_body(&reply.body);
+                obj.flag = reply.flag;
+                for (k, v) in &reply.properties {
+                    obj.set_property(k, v);
+                }
+                Ok(MESSAGES.insert(obj) as *mut CMessage)
+            })(),
+            ptr::null_mut(),
         )
     })
 }

@@ -38,6 +38,13 @@ const (
 	PropertyCheckImmunityTimeInSeconds    = "CHECK_IMMUNITY_TIME_IN_SECONDS"
 	PropertyShardingKey                   = "SHARDING_KEY"
 	PropertyTransactionID                 = "__transactionId__"
+	// Request-reply.
+	PropertyCorrelationID          = "CORRELATION_ID"
+	PropertyMessageReplyToClient   = "REPLY_TO_CLIENT"
+	PropertyMessageTTL             = "TTL"
+	PropertyReplyMessageArriveTime = "ARRIVE_TIME"
+	PropertyMsgType                = "MSG_TYPE"
+	PropertyCluster                = "CLUSTER"
 )
 
 // Message is a message to send.

@@ -7,17 +7,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rocketmq-rs/rocketmq-rs/go/internal"
 	"github.com/rocketmq-rs/rocketmq-rs/go/internal/capi"
 	"github.com/rocketmq-rs/rocketmq-rs/go/primitive"
 )
 
 // Errors returned by producers.
 var (
-	ErrNotRunning          = errors.New("producer not started")
-	ErrMessageEmpty        = errors.New("message is nil")
-	ErrMultipleTopics      = errors.New("the topic of the messages in one batch should be the same")
-	ErrNoQueue             = errors.New("the queue selector chose no queue")
-	ErrRequestNotSupported = errors.New("request-reply messages are not supported by rocketmq-rs yet")
+	ErrNotRunning     = errors.New("producer not started")
+	ErrMessageEmpty   = errors.New("message is nil")
+	ErrMultipleTopics = errors.New("the topic of the messages in one batch should be the same")
+	ErrNoQueue        = errors.New("the queue selector chose no queue")
 )
 
 type defaultProducer struct {
@@ -28,6 +28,9 @@ type defaultProducer struct {
 	running bool
 	closed  bool
 	async   sync.WaitGroup
+	// requests counts Request / RequestAsync calls in the native library: Shutdown fails
+	// them (their wait ends) and waits for them before freeing the native producer.
+	requests sync.WaitGroup
 }
 
 // NewDefaultProducer makes a producer (start it with Start).
@@ -82,6 +85,7 @@ func (p *defaultProducer) Start() error {
 func (p *defaultProducer) Shutdown() error {
 	err, first := p.stop()
 	if first {
+		p.requests.Wait()
 		p.native.Destroy()
 	}
 	return err
@@ -209,14 +213,70 @@ func (p *defaultProducer) SendOneWay(ctx context.Context, msgs ...*primitive.Mes
 	return nil
 }
 
-// Request is not supported yet (request-reply needs the reply-message path).
-func (p *defaultProducer) Request(ctx context.Context, ttl time.Duration, msg *primitive.Message) (*primitive.Message, error) {
-	return nil, ErrRequestNotSupported
+// beginRequest counts a request unless the producer is not running.
+func (p *defaultProducer) beginRequest() error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.running {
+		return ErrNotRunning
+	}
+	p.requests.Add(1)
+	return nil
 }
 
-// RequestAsync is not supported yet.
-func (p *defaultProducer) RequestAsync(ctx context.Context, ttl time.Duration, callback func(ctx context.Context, msg *primitive.Message, err error), msg *primitive.Message) error {
-	return ErrRequestNotSupported
+func (p *defaultProducer) prepareRequest(ctx context.Context, msg *primitive.Message) (*primitive.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	msgs, err := p.prepare([]*primitive.Message{msg})
+	if err != nil {
+		return nil, err
+	}
+	return msgs[0], nil
+}
+
+// Request sends msg and waits up to timeout (sending included) for the reply a consumer sends
+// back with consumer.CreateReplyMessage. The message gets CORRELATION_ID, REPLY_TO_CLIENT and
+// TTL on the way out (the caller's msg is not changed).
+func (p *defaultProducer) Request(ctx context.Context, timeout time.Duration, msg *primitive.Message) (*primitive.Message, error) {
+	m, err := p.prepareRequest(ctx, msg)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.beginRequest(); err != nil {
+		return nil, err
+	}
+	defer p.requests.Done()
+	reply, err := p.native.Request(m, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &reply.Message, nil
+}
+
+// RequestAsync is Request in the background: callback gets the reply or the error on a
+// goroutine of its own. Errors found before sending are returned at once.
+func (p *defaultProducer) RequestAsync(ctx context.Context, timeout time.Duration, callback internal.RequestCallback, msg *primitive.Message) error {
+	if callback == nil {
+		return errors.New("rocketmq: RequestAsync needs a callback")
+	}
+	m, err := p.prepareRequest(ctx, msg)
+	if err != nil {
+		return err
+	}
+	if err := p.beginRequest(); err != nil {
+		return err
+	}
+	go func() {
+		defer p.requests.Done()
+		reply, err := p.native.Request(m, timeout)
+		if err != nil {
+			callback(ctx, nil, err)
+			return
+		}
+		callback(ctx, &reply.Message, nil)
+	}()
+	return nil
 }
 
 type transactionProducer struct {

@@ -644,6 +644,101 @@ static void test_transactions(void) {
     DestroyProducer(plain_p);
 }
 
+/* ---- request-reply ---- */
+
+static CProducer* reply_producer;
+static atomic_int replies_sent, reply_failures;
+
+/* Answers every request with "re: <body>" (messages without a requester are skipped). */
+static int on_request(CPushConsumer* c, CMessageExt* m) {
+    (void)c;
+    if (strcmp(GetMessageProperty(m, "REPLY_TO_CLIENT"), "") == 0) return E_CONSUME_SUCCESS;
+    char body[64];
+    int n = snprintf(body, sizeof body, "re: %s", GetMessageBody(m));
+    CMessage* reply = CreateReplyMessage(m, body, n);
+    if (reply == NULL) {
+        fprintf(stderr, "CreateReplyMessage: %s\n", GetLatestErrorMessage());
+        atomic_fetch_add(&reply_failures, 1);
+        return E_CONSUME_SUCCESS;
+    }
+    CSendResult r;
+    if (SendMessageSync(reply_producer, reply, &r) == OK)
+        atomic_fetch_add(&replies_sent, 1);
+    else {
+        fprintf(stderr, "sending a reply: %s\n", GetLatestErrorMessage());
+        atomic_fetch_add(&reply_failures, 1);
+    }
+    DestroyMessage(reply);
+    return E_CONSUME_SUCCESS;
+}
+
+static atomic_int async_replies, async_request_errors;
+static void on_reply(CMessageExt* reply, void* user) {
+    if (user == (void*)&async_replies && strcmp(GetMessageBody(reply), "re: async") == 0)
+        atomic_fetch_add(&async_replies, 1);
+}
+static void on_request_error(CMQException e, void* user) {
+    (void)user;
+    fprintf(stderr, "async request failed: %d %s\n", e.error, e.msg);
+    atomic_fetch_add(&async_request_errors, 1);
+}
+
+static void test_request_reply(void) {
+    CProducer* requester = started_producer("g-requester");
+    reply_producer = started_producer("g-replier-out");
+    /* The topic exists before the consumer looks for it. */
+    CMessage* m = CreateMessage("TopicRequest");
+    SetMessageBody(m, "warm-up");
+    CSendResult r;
+    CHECK(SendMessageSync(requester, m, &r) == OK);
+
+    CPushConsumer* c = CreatePushConsumer("g-replier");
+    SetPushConsumerNameServerAddress(c, namesrv);
+    SetPushConsumerConsumeFromWhere(c, CONSUME_FROM_FIRST_OFFSET);
+    Subscribe(c, "TopicRequest", "*");
+    RegisterMessageCallback(c, on_request);
+    CHECK(StartPushConsumer(c) == OK);
+
+    CMessageExt* reply = NULL;
+    SetMessageBody(m, "ping");
+    CHECK(RequestMessage(requester, m, 30000, &reply) == OK);
+    CHECK(reply != NULL);
+    CHECK(strcmp(GetMessageBody(reply), "re: ping") == 0);
+    CHECK(strcmp(GetMessageTopic(reply), "DefaultCluster_REPLY_TOPIC") == 0);
+    CHECK(strlen(GetMessageProperty(reply, "CORRELATION_ID")) > 0);
+    CHECK(strcmp(GetOriginMessageProperty(m, "CORRELATION_ID"), "") == 0); /* caller's copy untouched */
+    CHECK(DestroyReplyMessage(reply) == OK);
+    CHECK(DestroyReplyMessage(reply) == NULL_POINTER);
+
+    SetMessageBody(m, "async");
+    CHECK(RequestMessageAsync(requester, m, 30000, on_reply, on_request_error, &async_replies) == OK);
+    CHECK(wait_for(&async_replies, 1, 30));
+    CHECK(atomic_load(&reply_failures) == 0);
+
+    /* Nobody answers on this topic: a timeout, with its own status. */
+    CMessage* lonely = CreateMessage("TopicNobodyAnswers");
+    SetMessageBody(lonely, "anyone?");
+    reply = NULL;
+    CHECK(RequestMessage(requester, lonely, 800, &reply) == PRODUCER_REQUEST_TIMEOUT);
+    CHECK(reply == NULL);
+    CHECK(strstr(GetLatestErrorMessage(), "no reply") != NULL);
+    CHECK(RequestMessage(requester, lonely, 0, &reply) == NULL_POINTER);
+    CHECK(RequestMessage(requester, lonely, 1000, NULL) == NULL_POINTER);
+    /* A message that was never received cannot be answered. */
+    CHECK(CreateReplyMessage((CMessageExt*)lonely, "x", 1) == NULL);
+    CHECK(strstr(GetLatestErrorMessage(), "CLUSTER") != NULL);
+    DestroyMessage(lonely);
+    DestroyMessage(m);
+
+    CHECK(ShutdownPushConsumer(c) == OK);
+    CHECK(DestroyPushConsumer(c) == OK);
+    CHECK(ShutdownProducer(reply_producer) == OK);
+    CHECK(DestroyProducer(reply_producer) == OK);
+    CHECK(ShutdownProducer(requester) == OK);
+    CHECK(DestroyProducer(requester) == OK);
+    CHECK(atomic_load(&async_request_errors) == 0);
+}
+
 int main(void) {
     setvbuf(stdout, NULL, _IONBF, 0);
     test_messages_and_errors();
@@ -678,6 +773,8 @@ int main(void) {
     printf("transactions done\n");
     test_reconsume_later();
     printf("reconsume later done\n");
+    test_request_reply();
+    printf("request-reply done\n");
 
     CHECK(ShutdownEmbeddedBroker(b) == OK);
     CHECK(DestroyEmbeddedBroker(b) == OK);

@@ -28,10 +28,16 @@ pub struct ConsumerGroupInfo {
     pub channels: HashMap<u64, ClientChannel>,
 }
 
+/// Most requesters remembered from their request messages (see `note_requester`); past it,
+/// only heartbeats make a requester known.
+const MAX_REQUESTERS: usize = 65_536;
+
 #[derive(Default)]
 struct Tables {
     producers: HashMap<String, HashMap<u64, ClientChannel>>,
     consumers: HashMap<String, ConsumerGroupInfo>,
+    /// client id → the connection its request messages came over (request-reply).
+    requesters: HashMap<String, Channel>,
 }
 
 #[derive(Default)]
@@ -140,6 +146,7 @@ impl ClientManager {
             g.remove(&channel.id());
         }
         t.producers.retain(|_, g| !g.is_empty());
+        t.requesters.retain(|_, c| c.id() != channel.id());
         let mut changes = Vec::new();
         for (name, info) in t.consumers.iter_mut() {
             if info.channels.remove(&channel.id()).is_some() {
@@ -218,6 +225,34 @@ impl ClientManager {
             .values()
             .map(|c| c.channel.clone())
             .find(|c| !c.is_closed())
+    }
+
+    /// Remembers the connection a request message (one naming its requester) came over: it
+    /// is the requester's, so its reply can be pushed there even before the requester's first
+    /// heartbeat reaches this broker.
+    pub fn note_requester(&self, client_id: &str, channel: &Channel) {
+        let mut t = self.tables.lock().unwrap();
+        if t.requesters.len() < MAX_REQUESTERS || t.requesters.contains_key(client_id) {
+            t.requesters.insert(client_id.to_string(), channel.clone());
+        }
+    }
+
+    /// Where a reply to `client_id`'s request is pushed: the live channel of a producer with
+    /// that client id, whatever its group (RocketMQ's `ProducerManager.findChannel`), else the
+    /// connection its request came over.
+    pub fn find_requester_channel(&self, client_id: &str) -> Option<Channel> {
+        let t = self.tables.lock().unwrap();
+        t.producers
+            .values()
+            .flat_map(|g| g.values())
+            .find(|c| c.client_id == client_id && !c.channel.is_closed())
+            .map(|c| c.channel.clone())
+            .or_else(|| {
+                t.requesters
+                    .get(client_id)
+                    .filter(|c| !c.is_closed())
+                    .cloned()
+            })
     }
 
     pub fn consumer_groups(&self) -> Vec<String> {

@@ -109,7 +109,7 @@ impl TopicConfigManager {
             (TRANS_OP_HALF_TOPIC.to_string(), 1, rw),
             (TRANS_CHECK_MAX_TIME_TOPIC.to_string(), 1, rw),
             (super::timer::TIMER_TOPIC.to_string(), 1, rw),
-            (format!("{cluster_name}_REPLY_TOPIC"), 1, rw),
+            (crate::protocol::message::reply_topic(cluster_name), 1, rw),
         ];
         if auto_create_topic_enable {
             system.push((

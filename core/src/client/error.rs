@@ -30,6 +30,12 @@ pub enum ClientError {
     RouteNotFound { topic: String, detail: String },
     /// The operation did not finish within its time budget.
     Timeout { what: String, timeout_ms: u64 },
+    /// A request (request-reply) was sent, but no reply came back in time.
+    ReplyTimeout {
+        topic: String,
+        correlation_id: String,
+        timeout_ms: u64,
+    },
     /// A broker or name server answered with an error response code.
     Broker {
         code: i32,
@@ -50,7 +56,7 @@ impl ClientError {
             ClientError::IllegalArgument(_) => ErrorKind::IllegalArgument,
             ClientError::ClientState(_) => ErrorKind::ClientState,
             ClientError::RouteNotFound { .. } => ErrorKind::RouteNotFound,
-            ClientError::Timeout { .. } => ErrorKind::Timeout,
+            ClientError::Timeout { .. } | ClientError::ReplyTimeout { .. } => ErrorKind::Timeout,
             ClientError::Broker { .. } => ErrorKind::Broker,
             ClientError::Network(RemotingError::Timeout { .. }) => ErrorKind::Timeout,
             ClientError::Network(_) => ErrorKind::Network,
@@ -97,6 +103,16 @@ impl fmt::Display for ClientError {
                 f,
                 "{what} did not complete within {timeout_ms} ms; check that the broker is \
                  reachable and not overloaded, or raise the timeout"
+            ),
+            ClientError::ReplyTimeout {
+                topic,
+                correlation_id,
+                timeout_ms,
+            } => write!(
+                f,
+                "the request to topic '{topic}' was sent, but no reply (correlation id \
+                 {correlation_id}) arrived within {timeout_ms} ms; check that a consumer of \
+                 '{topic}' answers with a reply message, or raise the timeout"
             ),
             ClientError::Broker { code, remark, addr } => {
                 let hint = match *code {

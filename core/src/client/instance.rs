@@ -15,6 +15,7 @@ use super::config::ClientConfig;
 use super::error::{ClientError, Result};
 use super::message::MessageExt;
 use super::offset_store::parse_offset_table;
+use super::request_reply::{reply_from_push, RequestFutures};
 use super::route::{RouteCache, TopicRoute};
 use crate::protocol::bodies::{
     ConsumerData, HeartbeatData, MessageQueue, ProducerData, TopicRouteData,
@@ -73,6 +74,11 @@ pub(crate) struct InstanceInner {
     producer_topics: Mutex<HashSet<String>>,
     consumers: Mutex<HashMap<String, Arc<dyn ConsumerHooks>>>,
     transaction: Mutex<Option<Arc<dyn TransactionHooks>>>,
+    /// Requests waiting for their replies (PUSH_REPLY_MESSAGE_TO_CLIENT), by correlation id.
+    pub(crate) requests: RequestFutures,
+    /// Brokers that have answered a heartbeat of ours: a requester must be known to the broker
+    /// its reply passes through, or the reply cannot be pushed back.
+    heartbeat_seen: Mutex<HashSet<String>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     started: AtomicBool,
     stop_tx: watch::Sender<bool>,
@@ -115,6 +121,8 @@ impl ClientInstance {
             producer_topics: Mutex::new(HashSet::new()),
             consumers: Mutex::new(HashMap::new()),
             transaction: Mutex::new(None),
+            requests: RequestFutures::default(),
+            heartbeat_seen: Mutex::new(HashSet::new()),
             tasks: Mutex::new(Vec::new()),
             started: AtomicBool::new(false),
             stop_tx,
@@ -221,6 +229,8 @@ impl ClientInstance {
         }
         self.unregister_all().await;
         self.inner.closed.store(true, Ordering::SeqCst);
+        // Requests still waiting for replies fail now rather than at their timeout.
+        self.inner.requests.clear();
         drop(hb_guard);
         self.inner.remoting.close_all().await;
     }
@@ -444,15 +454,33 @@ impl ClientInstance {
             let me = self.clone();
             async move {
                 match me.invoke(&addr, cmd, me.request_timeout()).await {
-                    Ok(r) if r.code != response_code::SUCCESS => {
+                    Ok(r) if r.code == response_code::SUCCESS => {
+                        me.inner.heartbeat_seen.lock().unwrap().insert(addr);
+                    }
+                    Ok(r) => {
                         tracing::debug!(addr, code = r.code, remark = ?r.remark, "heartbeat refused")
                     }
                     Err(e) => tracing::debug!(addr, error = %e, "heartbeat failed"),
-                    _ => {}
                 }
             }
         });
         futures_join_all(calls).await;
+    }
+
+    /// Sends a heartbeat now unless every master of `route` has already answered one: what
+    /// a request needs before its reply can be pushed back to this client.
+    pub(crate) async fn ensure_heartbeat(&self, route: &TopicRoute) {
+        let missing = {
+            let seen = self.inner.heartbeat_seen.lock().unwrap();
+            route
+                .publish_queues
+                .iter()
+                .filter_map(|q| self.inner.routes.master_addr(&q.broker_name))
+                .any(|addr| !seen.contains(&addr))
+        };
+        if missing {
+            self.send_heartbeat_to_all().await;
+        }
     }
 
     /// GET_CONSUMER_LIST_BY_GROUP from a broker of the topic (the next one if it fails).
@@ -554,6 +582,34 @@ impl ClientInstance {
                     (_, Err(e)) => tracing::warn!(error = %e, "undecodable transaction check body"),
                 }
                 None
+            }
+            request_code::PUSH_REPLY_MESSAGE_TO_CLIENT => {
+                let broker = self
+                    .inner
+                    .routes
+                    .broker_name_of(&ch.remote_addr().to_string())
+                    .unwrap_or_default();
+                match reply_from_push(&req, &broker) {
+                    Ok(reply) => {
+                        let id = reply
+                            .property(crate::protocol::message::property::CORRELATION_ID)
+                            .unwrap_or_default()
+                            .to_string();
+                        if !self.inner.requests.complete(reply) {
+                            tracing::warn!(
+                                correlation_id = %id,
+                                "a reply arrived for no waiting request (it timed out?)"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "undecodable reply push"),
+                }
+                // As RocketMQ's clients: the push was received, whether or not anyone waited.
+                Some(RemotingCommand::response_to(
+                    &req,
+                    response_code::SUCCESS,
+                    None,
+                ))
             }
             request_code::NOTIFY_CONSUMER_IDS_CHANGED => {
                 let group = req.ext("consumerGroup").unwrap_or_default().to_string();

@@ -53,6 +53,7 @@ pub mod producer;
 pub mod pull;
 pub mod push_consumer;
 pub mod rebalance;
+pub mod request_reply;
 pub mod route;
 
 pub use crate::protocol::bodies::MessageQueue;
@@ -74,3 +75,4 @@ pub use rebalance::{
     AllocateByConfig, AllocateConsistentHash, AllocateMessageQueueAveragely,
     AllocateMessageQueueAveragelyByCircle, AllocateStrategy,
 };
+pub use request_reply::{create_reply_message, create_reply_to, reply_to_client};

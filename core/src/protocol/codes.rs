@@ -61,6 +61,9 @@ pub mod request {
     pub const QUERY_DATA_VERSION: i32 = 322;
     pub const SEND_REPLY_MESSAGE: i32 = 324;
     pub const SEND_REPLY_MESSAGE_V2: i32 = 325;
+    /// Broker → requesting client: a reply (header as a send's plus bornHost, storeHost,
+    /// storeTimestamp; body = the reply body).
+    pub const PUSH_REPLY_MESSAGE_TO_CLIENT: i32 = 326;
 }
 
 /// Response codes.

@@ -41,6 +41,27 @@ pub mod property {
     pub const INSTANCE_ID: &str = "INSTANCE_ID";
     pub const CONSUME_START_TIME: &str = "CONSUME_START_TIME";
     pub const TRANSACTION_ID: &str = "__transactionId__";
+    // Request-reply (RocketMQ 4.6+).
+    /// Matches a reply to its request (a UUID chosen by the requester).
+    pub const CORRELATION_ID: &str = "CORRELATION_ID";
+    /// Client id of the requester: where the broker pushes the reply.
+    pub const MESSAGE_REPLY_TO_CLIENT: &str = "REPLY_TO_CLIENT";
+    /// The requester's timeout (ms from the Java client, s from the Go client).
+    pub const MESSAGE_TTL: &str = "TTL";
+    /// Set by the requester when the reply arrives (ms since the epoch).
+    pub const REPLY_MESSAGE_ARRIVE_TIME: &str = "ARRIVE_TIME";
+    /// Set by the broker when it pushes the reply (ms since the epoch).
+    pub const PUSH_REPLY_TIME: &str = "PUSH_REPLY_TIME";
+    /// `reply` on a reply message (see `REPLY_MESSAGE_FLAG`).
+    pub const MESSAGE_TYPE: &str = "MSG_TYPE";
+}
+
+/// The `MSG_TYPE` of a reply message.
+pub const REPLY_MESSAGE_FLAG: &str = "reply";
+
+/// The topic replies of a cluster go to (the broker creates it at start, 1 queue).
+pub fn reply_topic(cluster_name: &str) -> String {
+    format!("{cluster_name}_REPLY_TOPIC")
 }
 
 /// `MessageSysFlag` bits.

@@ -5,6 +5,7 @@ mod client;
 mod offset;
 pub(crate) mod pull;
 mod query;
+mod request_reply;
 mod send;
 mod transaction;
 
@@ -59,11 +60,14 @@ pub async fn dispatch(
     req: RemotingCommand,
 ) -> Option<RemotingCommand> {
     let resp = match req.code {
-        rc::SEND_MESSAGE
-        | rc::SEND_MESSAGE_V2
-        | rc::SEND_BATCH_MESSAGE
-        | rc::SEND_REPLY_MESSAGE
-        | rc::SEND_REPLY_MESSAGE_V2 => send::send_message(inner, &ch, &req).await,
+        rc::SEND_MESSAGE | rc::SEND_MESSAGE_V2 => {
+            request_reply::note_requester(inner, &ch, &req);
+            send::send_message(inner, &ch, &req).await
+        }
+        rc::SEND_BATCH_MESSAGE => send::send_message(inner, &ch, &req).await,
+        rc::SEND_REPLY_MESSAGE | rc::SEND_REPLY_MESSAGE_V2 => {
+            request_reply::send_reply_message(inner, &ch, &req).await
+        }
         rc::CONSUMER_SEND_MSG_BACK => send::consumer_send_back(inner, &ch, &req).await,
         rc::PULL_MESSAGE => return pull::process(inner, ch, req, true).await,
         rc::QUERY_CONSUMER_OFFSET => offset::query_consumer_offset(inner, &req),

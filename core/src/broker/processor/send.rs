@@ -71,7 +71,7 @@ fn random_u32() -> u32 {
 
 /// Checks shared by single and batch sends; returns the topic config and the chosen queue.
 #[allow(clippy::result_large_err)] // the error is the response itself, built once per failed send
-fn check_topic(
+pub(super) fn check_topic(
     inner: &BrokerInner,
     req: &RemotingCommand,
     h: &SendHeader,
@@ -158,7 +158,7 @@ fn check_topic(
     Ok((cfg, queue_id))
 }
 
-fn body_too_large(
+pub(super) fn body_too_large(
     inner: &BrokerInner,
     req: &RemotingCommand,
     len: usize,

@@ -1,6 +1,7 @@
 //! The producer: validates and prepares messages, picks a queue, sends to the queue's master
 //! and retries elsewhere on failure within the send timeout.
 
+mod request;
 mod selector;
 mod transaction;
 
@@ -104,6 +105,8 @@ pub(crate) struct Outgoing {
     pub reconsume_times: Option<i32>,
     pub max_reconsume_times: Option<i32>,
     pub batch: bool,
+    /// A reply of request-reply (`MSG_TYPE=reply`): sent as SEND_REPLY_MESSAGE_V2.
+    pub reply: bool,
 }
 
 pub(crate) struct ProducerCore {
@@ -396,6 +399,9 @@ impl ProducerCore {
                 .remove(property::MAX_RECONSUME_TIMES)
                 .and_then(|v| v.parse().ok());
         }
+        let reply = properties
+            .get(property::MESSAGE_TYPE)
+            .is_some_and(|t| t == crate::protocol::message::REPLY_MESSAGE_FLAG);
         let properties = encode_properties(&properties);
         check_properties_len(&properties)?;
         Ok(Outgoing {
@@ -408,6 +414,7 @@ impl ProducerCore {
             reconsume_times,
             max_reconsume_times,
             batch: false,
+            reply,
         })
     }
 
@@ -485,6 +492,7 @@ impl ProducerCore {
             reconsume_times: None,
             max_reconsume_times: None,
             batch: true,
+            reply: false,
         })
     }
 
@@ -603,6 +611,8 @@ impl ProducerCore {
     fn command(&self, out: &Outgoing, mq: &MessageQueue) -> RemotingCommand {
         let code = if out.batch {
             request_code::SEND_BATCH_MESSAGE
+        } else if out.reply {
+            request_code::SEND_REPLY_MESSAGE_V2
         } else {
             request_code::SEND_MESSAGE_V2
         };
