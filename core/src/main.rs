@@ -9,6 +9,10 @@ use rocketmq::broker::{Broker, BrokerConfig};
 use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::namesrv::{NameServer, NamesrvConfig};
 
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "rocketmq",

@@ -19,6 +19,10 @@ pub const END_FILE_MIN_BLANK_BYTES: usize = 8;
 /// How far ahead of the write position the allocator thread keeps the commitlog's pages faulted
 /// in, so that an append is a copy into memory rather than a page fault every 4 KiB.
 pub const PREFAULT_AHEAD_BYTES: usize = 4 * 1024 * 1024;
+/// Commitlog bytes further behind the append position than this leave the broker's page
+/// tables (they stay in the page cache): RSS stays near this much however much is written.
+/// Consumers that far behind read through a page fault per 4 KiB.
+pub const KEEP_MAPPED_BEHIND_BYTES: usize = 128 * 1024 * 1024;
 /// An append crossing a multiple of this asks the allocator to fault in the next stretch.
 pub const PREFAULT_STEP_BYTES: usize = 1024 * 1024;
 
@@ -272,6 +276,10 @@ struct AllocState {
     prefault: Option<(Arc<MappedFile>, usize)>,
     /// The kernel has no `MADV_POPULATE_WRITE`: appends take their page faults themselves.
     prefault_unsupported: bool,
+    /// The file being written and how much of its start has been released (`release_pages`),
+    /// and the file before it while part of it is still within `KEEP_MAPPED_BEHIND_BYTES`.
+    released: Option<(Arc<MappedFile>, usize)>,
+    previous: Option<Arc<MappedFile>>,
     stopped: bool,
 }
 
@@ -345,6 +353,39 @@ impl FileAllocator {
         self.create(from)
     }
 
+    /// What to release now that the append position of `file` is `pos`: the part of it, and of
+    /// the file before it, more than `KEEP_MAPPED_BEHIND_BYTES` behind.
+    fn pages_to_release(
+        &self,
+        st: &mut AllocState,
+        file: &Arc<MappedFile>,
+        pos: usize,
+    ) -> Vec<(Arc<MappedFile>, usize, usize)> {
+        let mut out = Vec::new();
+        let same = matches!(&st.released, Some((f, _)) if Arc::ptr_eq(f, file));
+        if !same {
+            // A new file: the one before becomes `previous` (an older one goes entirely).
+            if let Some((f, _)) = st.released.replace((Arc::clone(file), 0)) {
+                if let Some(p) = st.previous.replace(f) {
+                    out.push((p, 0, self.file_size_bytes));
+                }
+            }
+        }
+        if pos >= KEEP_MAPPED_BEHIND_BYTES {
+            if let Some(p) = st.previous.take() {
+                out.push((p, 0, self.file_size_bytes));
+            }
+            if let Some((f, done)) = &mut st.released {
+                let upto = pos - KEEP_MAPPED_BEHIND_BYTES;
+                if upto >= *done + PREFAULT_AHEAD_BYTES {
+                    out.push((Arc::clone(f), *done, upto));
+                    *done = upto;
+                }
+            }
+        }
+        out
+    }
+
     /// The allocator thread's loop; returns once `stop` was called.
     pub fn run(&self) {
         loop {
@@ -357,7 +398,13 @@ impl FileAllocator {
             }
             // The file being written first: an append may be about to reach those pages.
             if let Some((file, pos)) = st.prefault.take() {
+                let release = self.pages_to_release(&mut st, &file, pos);
                 drop(st);
+                for (f, from, to) in release {
+                    if let Err(e) = f.release_pages(from, to) {
+                        tracing::debug!(path = %f.path().display(), error = %e, "could not release commitlog pages");
+                    }
+                }
                 match file.prefault(pos, PREFAULT_AHEAD_BYTES) {
                     Ok(true) => {}
                     Ok(false) => {
@@ -404,6 +451,8 @@ impl FileAllocator {
         let mut st = self.lock();
         st.stopped = true;
         st.prefault = None;
+        st.released = None;
+        st.previous = None;
         if let Some(f) = st.ready.take() {
             let _ = f.destroy();
         }
@@ -446,5 +495,39 @@ mod tests {
         assert_eq!(store_timestamp_of(&rec), Some(1234));
         assert_eq!(log.store_timestamp_at(349), Some(1234));
         assert!(log.record_at(186).is_none());
+    }
+
+    #[test]
+    fn pages_far_enough_behind_the_append_position_are_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let gib = 1 << 30;
+        let alloc = FileAllocator::new(dir.path(), gib, false);
+        // Stand-ins for 1 GiB files (only their identity matters here).
+        let a = Arc::new(MappedFile::create(dir.path(), 0, 4096).unwrap());
+        let b = Arc::new(MappedFile::create(dir.path(), gib as u64, 4096).unwrap());
+        let ranges = |out: Vec<(Arc<MappedFile>, usize, usize)>| -> Vec<(u64, usize, usize)> {
+            out.into_iter()
+                .map(|(f, x, y)| (f.file_from_offset(), x, y))
+                .collect()
+        };
+        let mut st = AllocState::default();
+        let keep = KEEP_MAPPED_BEHIND_BYTES;
+        assert!(ranges(alloc.pages_to_release(&mut st, &a, 1 << 20)).is_empty());
+        assert!(ranges(alloc.pages_to_release(&mut st, &a, keep)).is_empty());
+        let step = keep + PREFAULT_AHEAD_BYTES;
+        assert_eq!(
+            ranges(alloc.pages_to_release(&mut st, &a, step)),
+            vec![(0, 0, PREFAULT_AHEAD_BYTES)]
+        );
+        assert_eq!(
+            ranges(alloc.pages_to_release(&mut st, &a, step + 10 * PREFAULT_AHEAD_BYTES)),
+            vec![(0, PREFAULT_AHEAD_BYTES, 11 * PREFAULT_AHEAD_BYTES)]
+        );
+        // The next file: the previous one stays mapped until its end is far enough behind.
+        assert!(ranges(alloc.pages_to_release(&mut st, &b, 0)).is_empty());
+        assert_eq!(
+            ranges(alloc.pages_to_release(&mut st, &b, keep)),
+            vec![(0, 0, gib)]
+        );
     }
 }

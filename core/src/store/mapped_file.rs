@@ -410,6 +410,34 @@ impl MappedFile {
         }
     }
 
+    /// Lets go of the pages of [from, to) in this process's page tables (`MADV_DONTNEED`), so
+    /// that bytes written long ago stop counting in the broker's RSS. The data stays in the
+    /// page cache (dirty pages are still written back) and a later read faults it in again.
+    pub fn release_pages(&self, from: usize, to: usize) -> io::Result<()> {
+        let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
+        let end = to.min(self.file_size_bytes) / OS_PAGE_BYTES * OS_PAGE_BYTES;
+        if start >= end {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: the mapping is MAP_SHARED over a file, so dropping page-table entries
+            // changes no byte anyone can see: the next access maps the same page-cache page
+            // again (a dirty page keeps its dirty state). No reference is invalidated.
+            unsafe {
+                self.region.mmap.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                )
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(())
+        }
+    }
+
     /// Removes the file from disk. Readers holding views keep the mapping until they drop them.
     pub fn destroy(&self) -> io::Result<()> {
         match std::fs::remove_file(&self.path) {
@@ -559,5 +587,63 @@ mod tests {
         let bytes = std::fs::read(dir.path().join(file_name_for_offset(0))).unwrap();
         assert!(bytes[..100].iter().all(|&b| b == 1));
         assert!(bytes[100..].iter().all(|&b| b == 0));
+    }
+
+    /// Resident KiB of the mapping of `path` in this process (`/proc/self/smaps`).
+    #[cfg(target_os = "linux")]
+    fn resident_kib(path: &Path) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let name = path.to_str().unwrap();
+        let mut in_it = false;
+        let mut kib = 0;
+        for line in smaps.lines() {
+            if line.contains('-') && line.split_whitespace().count() >= 5 {
+                in_it = line.ends_with(name);
+            } else if in_it {
+                if let Some(v) = line.strip_prefix("Rss:") {
+                    kib += v
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap();
+                }
+            }
+        }
+        kib
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn released_pages_leave_the_rss_and_read_back_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 4 << 20;
+        let f = MappedFile::create(dir.path(), 0, size).unwrap();
+        f.append(size, |b| {
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = (i % 251) as u8;
+            }
+        })
+        .unwrap();
+        let path = dir.path().join(file_name_for_offset(0));
+        let before = resident_kib(&path);
+        assert!(
+            before >= 3 << 10,
+            "written pages are resident: {before} KiB"
+        );
+        // Unflushed (dirty) pages too: their content must survive.
+        f.release_pages(1000, size).unwrap();
+        let after = resident_kib(&path);
+        assert!(after <= 8, "released: {after} KiB left of {before}");
+        let mut back = vec![0u8; size];
+        assert!(f.read_into(0, &mut back));
+        assert!(back.iter().enumerate().all(|(i, &x)| x == (i % 251) as u8));
+        assert_eq!(f.flush(0).unwrap(), size);
+        drop(f);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(on_disk
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| x == (i % 251) as u8));
     }
 }
