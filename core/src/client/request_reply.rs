@@ -158,6 +158,8 @@ pub(crate) fn reply_from_push(req: &RemotingCommand, broker_name: &str) -> Resul
         store_host: parse_host(req.ext("storeHost")),
         reconsume_times: req.ext_i32_or("reconsumeTimes", 0).map_err(bad)?,
         prepared_transaction_offset: 0,
+        // Pushed ahead of being stored (as RocketMQ): no stored record to measure yet.
+        store_size: 0,
     })
 }
 
