@@ -496,6 +496,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn block_on_from_a_plain_thread_drives_runtime_io_and_timers() {
+        // A spawned task and a timer: both need the runtime's threads to make progress while
+        // the caller waits.
+        let out = block_on(async {
+            let task = tokio::spawn(async { 5 });
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            task.await.unwrap() + 1
+        });
+        assert_eq!(out, 6);
+    }
+
+    #[test]
+    fn block_on_checking_gives_up_at_the_first_failed_check() {
+        let mut checks = 0;
+        let r = block_on_checking(
+            std::future::pending::<()>(),
+            Duration::from_millis(5),
+            || {
+                checks += 1;
+                (checks == 3).then_some("interrupted")
+            },
+        );
+        assert_eq!(r, Err("interrupted"));
+        assert_eq!(checks, 3);
+        // A future that finishes first is never interrupted.
+        let r = block_on_checking(async { 7 }, Duration::from_millis(5), || Some("no"));
+        assert_eq!(r, Ok(7));
+    }
+
+    #[test]
     fn each_process_gets_a_runtime_of_its_own() {
         let here = std::process::id();
         let first = runtime();
