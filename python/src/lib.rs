@@ -9,7 +9,8 @@
 //!   through `wait::*`, which also wakes every few milliseconds to let Python handle signals, so
 //!   Ctrl-C interrupts it.
 //! - Code on the core's threads (consume callbacks, transaction checks, send callbacks) attaches
-//!   to Python only while Python code runs, and never once the interpreter is finalizing.
+//!   to Python only while Python code runs, and never once the interpreter is finalizing;
+//!   through `attach::try_attach`, so a thread keeps its Python thread state between calls.
 //! - Errors become the exception classes of `rocketmq.exceptions` (`errors.rs`).
 //! - The core's log events go to Python's `logging` (`log_bridge.rs`), never to files.
 //! - Clients run on the core's shared runtime (`rocketmq::client::blocking::runtime`), rebuilt
@@ -17,6 +18,7 @@
 //!   threads this binding starts (the embedded broker's, the log forwarder: `signals.rs`), so
 //!   Ctrl-C always reaches Python's main thread.
 
+mod attach;
 mod broker;
 mod convert;
 mod errors;

@@ -94,7 +94,7 @@ fn forward(rx: mpsc::Receiver<Record>) {
     while let Ok(r) = rx.recv() {
         let dropped = DROPPED.swap(0, Ordering::Relaxed);
         // During interpreter shutdown there is nobody to log to.
-        Python::try_attach(|py| {
+        crate::attach::try_attach(|py| {
             let logger = py
                 .import("logging")
                 .and_then(|l| l.call_method1("getLogger", ("rocketmq.core",)));

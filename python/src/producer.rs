@@ -126,7 +126,7 @@ impl Producer {
         let msg = convert::message(msg);
         let done = move |r: Result<SendResult, ClientError>| {
             // Nobody is left to tell once the interpreter is going away.
-            Python::try_attach(|py| {
+            crate::attach::try_attach(|py| {
                 let args = match &r {
                     Ok(sr) => (Some(convert::send_result(sr)), None),
                     Err(e) => (None, Some(convert::client_error(py, "send_async", e))),
@@ -180,7 +180,7 @@ fn call_for_state<A>(callable: &Py<PyAny>, args: A) -> LocalTransactionState
 where
     A: for<'py> pyo3::call::PyCallArgs<'py>,
 {
-    Python::try_attach(|py| match callable.call1(py, args) {
+    crate::attach::try_attach(|py| match callable.call1(py, args) {
         Ok(v) => v
             .extract::<i32>(py)
             .map(transaction_state)

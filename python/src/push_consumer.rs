@@ -19,7 +19,7 @@ use crate::wait;
 /// Calls the Python listener `listener(list[ReceivedMessage]) -> int` (0 = success; the Python
 /// layer wraps user callbacks so that they always return a number).
 fn consume(listener: &Py<PyAny>, msgs: &[MessageExt], _ctx: &ConsumeContext) -> ConsumeResult {
-    Python::try_attach(|py| {
+    crate::attach::try_attach(|py| {
         let list = PyList::new(
             py,
             msgs.iter()
@@ -32,7 +32,7 @@ fn consume(listener: &Py<PyAny>, msgs: &[MessageExt], _ctx: &ConsumeContext) -> 
         Ok(0) => ConsumeResult::Success,
         Ok(_) => ConsumeResult::ReconsumeLater,
         Err(e) => {
-            Python::try_attach(|py| e.write_unraisable(py, None));
+            crate::attach::try_attach(|py| e.write_unraisable(py, None));
             ConsumeResult::ReconsumeLater
         }
     })

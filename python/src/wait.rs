@@ -50,7 +50,12 @@ where
     F: Future + Send,
     F::Output: Send,
 {
-    py.detach(|| rocketmq::client::blocking::block_on(until_signal(fut, None)))
+    py.detach(|| {
+        rocketmq::client::blocking::block_on_checking(fut, SIGNAL_CHECK_INTERVAL, || {
+            // `try_attach`: during interpreter shutdown there is nobody to interrupt.
+            Python::try_attach(|py| py.check_signals()).and_then(Result::err)
+        })
+    })
 }
 
 /// Like `block_on`, on a runtime of one's own (the embedded broker's, whose store starts plain

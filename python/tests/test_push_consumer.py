@@ -319,6 +319,28 @@ def test_batch_max_size_still_calls_back_per_message(producer, topic, consumers,
     wait_until(lambda: len(got) == 10, what="10 messages")
 
 
+def test_a_consume_thread_keeps_its_python_thread_state(producer, topic, consumers, unique):
+    # One thread state per consume thread for its whole life (not one per callback): what a
+    # callback keeps in a threading.local is there in the next callback on that thread.
+    for i in range(5):
+        _send(producer, topic, body=str(i))
+    local = threading.local()
+    seen = []
+
+    def on_message(msg):
+        local.calls = getattr(local, "calls", 0) + 1
+        seen.append((threading.get_ident(), local.calls))
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    c = consumers(unique("cg"))
+    c.set_thread_count(1)
+    c.subscribe(topic, on_message)
+    c.start()
+    wait_until(lambda: len(seen) >= 5, what="5 messages")
+    assert len({ident for ident, _ in seen}) == 1
+    assert [calls for _, calls in seen] == list(range(1, len(seen) + 1))
+
+
 def test_suspend_and_resume(producer, topic, consumers, unique):
     got = []
     c = consumers(unique("cg"))

@@ -119,17 +119,140 @@ where
     F: Future + Send,
     F::Output: Send,
 {
+    match block_on_checking(f, Duration::MAX, || None::<()>) {
+        Ok(out) => out,
+        Err(()) => unreachable!("the check never fails"),
+    }
+}
+
+/// `block_on` that calls `check` about every `check_interval` while `f` is pending, and gives
+/// up on `f` (dropping it) with the first `Some(e)` it returns — how a binding lets its
+/// language's interrupts (Python's Ctrl-C) through a long wait.
+///
+/// Outside the runtime (the usual case: an application thread) `f` runs on the calling thread
+/// under `wait_on_caller`; from a runtime thread it steps out of the async context first (see
+/// the module doc).
+pub fn block_on_checking<F, E>(
+    f: F,
+    check_interval: Duration,
+    check: impl FnMut() -> Option<E> + Send,
+) -> std::result::Result<F::Output, E>
+where
+    F: Future + Send,
+    F::Output: Send,
+    E: Send,
+{
     match tokio::runtime::Handle::try_current() {
         Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(|| runtime().handle().block_on(f))
+            tokio::task::block_in_place(|| {
+                runtime()
+                    .handle()
+                    .block_on(until_check(f, check_interval, check))
+            })
         }
         // Inside a current-thread runtime nothing may block: run it on a helper thread.
         Ok(_) => std::thread::scope(|s| {
-            s.spawn(|| runtime().handle().block_on(f))
-                .join()
-                .expect("blocking call panicked")
+            s.spawn(|| {
+                runtime()
+                    .handle()
+                    .block_on(until_check(f, check_interval, check))
+            })
+            .join()
+            .expect("blocking call panicked")
         }),
-        Err(_) => runtime().block_on(f),
+        Err(_) => {
+            let _runtime = runtime().enter();
+            wait_on_caller(f, check_interval, check)
+        }
+    }
+}
+
+/// `fut` raced against a timer calling `check` every `interval` (runtime threads only).
+async fn until_check<F: Future, E>(
+    fut: F,
+    interval: Duration,
+    mut check: impl FnMut() -> Option<E>,
+) -> std::result::Result<F::Output, E> {
+    let mut fut = std::pin::pin!(fut);
+    if interval == Duration::MAX {
+        return Ok(fut.await);
+    }
+    loop {
+        tokio::select! {
+            out = &mut fut => return Ok(out),
+            _ = tokio::time::sleep(interval) => {
+                if let Some(e) = check() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+}
+
+/// Wakes the caller thread: sets the flag it waits on, and unparks it.
+struct CallerWaker {
+    thread: std::thread::Thread,
+    woken: std::sync::atomic::AtomicBool,
+}
+
+impl std::task::Wake for CallerWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        self.woken.store(true, Ordering::Release);
+        // No system call unless the thread is parked.
+        self.thread.unpark();
+    }
+}
+
+/// Drives `f` on the calling thread, which has entered the client runtime, so the I/O and
+/// timers `f` registers are driven by the runtime's threads; between polls the caller parks
+/// until woken, and calls `check` about every `check_interval`.
+///
+/// What `Runtime::block_on` does, minus a runtime timer per call for the checks: that timer
+/// was registered and cancelled on every send, and registering one that is due sooner than
+/// any other wakes a runtime thread to re-arm its poll timeout — a context switch per call
+/// for nothing. Here the checks are the park timeout.
+fn wait_on_caller<F: Future, E>(
+    f: F,
+    check_interval: Duration,
+    mut check: impl FnMut() -> Option<E>,
+) -> std::result::Result<F::Output, E> {
+    use std::sync::atomic::Ordering;
+    use std::task::{Context, Poll, Waker};
+    use std::time::Instant;
+
+    let waiter = Arc::new(CallerWaker {
+        thread: std::thread::current(),
+        woken: std::sync::atomic::AtomicBool::new(false),
+    });
+    let waker = Waker::from(waiter.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut f = std::pin::pin!(f);
+    let mut next_check = Instant::now().checked_add(check_interval);
+    loop {
+        waiter.woken.store(false, Ordering::Relaxed);
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return Ok(out);
+        }
+        while !waiter.woken.load(Ordering::Acquire) {
+            match next_check {
+                None => std::thread::park(),
+                Some(at) => {
+                    let now = Instant::now();
+                    if now >= at {
+                        if let Some(e) = check() {
+                            return Err(e);
+                        }
+                        next_check = now.checked_add(check_interval);
+                    } else {
+                        std::thread::park_timeout(at - now);
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -371,6 +494,36 @@ impl LitePullConsumer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn block_on_from_a_plain_thread_drives_runtime_io_and_timers() {
+        // A spawned task and a timer: both need the runtime's threads to make progress while
+        // the caller waits.
+        let out = block_on(async {
+            let task = tokio::spawn(async { 5 });
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            task.await.unwrap() + 1
+        });
+        assert_eq!(out, 6);
+    }
+
+    #[test]
+    fn block_on_checking_gives_up_at_the_first_failed_check() {
+        let mut checks = 0;
+        let r = block_on_checking(
+            std::future::pending::<()>(),
+            Duration::from_millis(5),
+            || {
+                checks += 1;
+                (checks == 3).then_some("interrupted")
+            },
+        );
+        assert_eq!(r, Err("interrupted"));
+        assert_eq!(checks, 3);
+        // A future that finishes first is never interrupted.
+        let r = block_on_checking(async { 7 }, Duration::from_millis(5), || Some("no"));
+        assert_eq!(r, Ok(7));
+    }
 
     #[test]
     fn each_process_gets_a_runtime_of_its_own() {
