@@ -15,7 +15,7 @@
 //! unblocked: they concern the thread that caused them.
 
 #[cfg(unix)]
-use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow};
 
 /// Asynchronous signals blocked in this thread until drop (restoring the previous mask).
 pub struct Blocked {
@@ -24,21 +24,7 @@ pub struct Blocked {
 }
 
 #[cfg(unix)]
-fn asynchronous() -> SigSet {
-    let mut set = SigSet::all();
-    for s in [
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGFPE,
-        Signal::SIGILL,
-        Signal::SIGABRT,
-        Signal::SIGTRAP,
-        Signal::SIGSYS,
-    ] {
-        set.remove(s);
-    }
-    set
-}
+use rocketmq::client::blocking::asynchronous_signals as asynchronous;
 
 impl Blocked {
     #[cfg(unix)]

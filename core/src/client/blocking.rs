@@ -94,23 +94,32 @@ fn build_runtime() -> tokio::runtime::Runtime {
 pub fn block_asynchronous_signals() {
     #[cfg(unix)]
     {
-        use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
-        let mut set = SigSet::all();
-        for s in [
-            Signal::SIGSEGV,
-            Signal::SIGBUS,
-            Signal::SIGFPE,
-            Signal::SIGILL,
-            Signal::SIGABRT,
-            Signal::SIGTRAP,
-            Signal::SIGSYS,
-        ] {
-            set.remove(s);
-        }
-        if let Err(e) = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None) {
+        use nix::sys::signal::{pthread_sigmask, SigmaskHow};
+        if let Err(e) = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&asynchronous_signals()), None)
+        {
             tracing::warn!(error = %e, "cannot block signals in a client thread");
         }
     }
+}
+
+/// Every signal but the synchronous ones (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTRAP,
+/// SIGSYS): the set `block_asynchronous_signals` blocks, for bindings that block it themselves.
+#[cfg(unix)]
+pub fn asynchronous_signals() -> nix::sys::signal::SigSet {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::all();
+    for s in [
+        Signal::SIGSEGV,
+        Signal::SIGBUS,
+        Signal::SIGFPE,
+        Signal::SIGILL,
+        Signal::SIGABRT,
+        Signal::SIGTRAP,
+        Signal::SIGSYS,
+    ] {
+        set.remove(s);
+    }
+    set
 }
 
 /// Runs `f` to completion from synchronous code.
