@@ -71,33 +71,14 @@ pub fn client_error(py: Python<'_>, op: &str, e: &ClientError) -> PyErr {
 impl ReceivedMessage {
     /// A consumed message (body already inflated by the core).
     pub fn from_ext(m: &MessageExt) -> Self {
-        ReceivedMessage {
-            topic: m.topic.clone(),
-            flag: m.flag,
-            body: m.body.clone(),
-            properties: m.properties.clone(),
-            msg_id: m.msg_id.clone(),
-            offset_msg_id: m.offset_msg_id.clone(),
-            broker_name: m.broker_name.clone(),
-            queue_id: m.queue_id,
-            queue_offset: m.queue_offset,
-            commit_log_offset: m.commit_log_offset,
-            sys_flag: m.sys_flag,
-            born_timestamp: m.born_timestamp,
-            born_host: m.born_host,
-            store_timestamp: m.store_timestamp,
-            store_host: m.store_host,
-            reconsume_times: m.reconsume_times,
-            prepared_transaction_offset: m.prepared_transaction_offset,
-            store_size: m.store_size,
-        }
+        ReceivedMessage::new(m.clone())
     }
 
     /// The message a local transaction runs for: what was sent, with what the broker said
     /// about the half message (id, queue, offset).
     pub fn from_sent(m: &Message, r: &SendResult) -> Self {
         let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
-        ReceivedMessage {
+        ReceivedMessage::new(MessageExt {
             topic: m.topic.clone(),
             flag: m.flag,
             body: m.body.clone(),
@@ -115,7 +96,8 @@ impl ReceivedMessage {
             store_host: unspecified,
             reconsume_times: 0,
             prepared_transaction_offset: 0,
+            body_crc: 0,
             store_size: 0,
-        }
+        })
     }
 }

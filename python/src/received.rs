@@ -1,80 +1,37 @@
 //! `ReceivedMessage`: a consumed (or stored) message, owned by the Python object.
 //!
 //! The original wrapped a pointer borrowed from C++ for the duration of a callback, so keeping
-//! a message past the callback was a use-after-free. Here every field is copied out once and
+//! a message past the callback was a use-after-free. Here it holds the core's `MessageExt` and
 //! the object lives as long as Python holds it.
 //!
 //! Types follow the original exactly: `topic` and `id` are `str`; `body`, `tags`, `keys` and
 //! `get_property(...)` are `bytes` (a missing property is `b''`).
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
-
-use bytes::Bytes;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
-use rocketmq::protocol::ids::offset_msg_id;
+use rocketmq::client::MessageExt;
 use rocketmq::protocol::message::{property, MessageRecord};
 
 #[pyclass(module = "rocketmq.client", frozen)]
 pub struct ReceivedMessage {
-    pub topic: String,
-    pub flag: i32,
-    pub body: Bytes,
-    pub properties: HashMap<String, String>,
-    /// `UNIQ_KEY` if the producer set one, else the offset message id (what the original
-    /// returned as `id`).
-    pub msg_id: String,
-    pub offset_msg_id: String,
-    pub broker_name: String,
-    pub queue_id: i32,
-    pub queue_offset: i64,
-    pub commit_log_offset: i64,
-    pub sys_flag: i32,
-    pub born_timestamp: i64,
-    pub born_host: SocketAddr,
-    pub store_timestamp: i64,
-    pub store_host: SocketAddr,
-    pub reconsume_times: i32,
-    pub prepared_transaction_offset: i64,
-    pub store_size: i32,
+    /// `msg_id` is `UNIQ_KEY` if the producer set one, else the offset message id (what the
+    /// original returned as `id`).
+    m: MessageExt,
 }
 
 impl ReceivedMessage {
+    pub fn new(m: MessageExt) -> Self {
+        ReceivedMessage { m }
+    }
+
     /// From a record as the store holds it. The body is left as stored (compressed bodies are
     /// not inflated: this view is for looking inside a broker).
     pub fn from_record(rec: MessageRecord, broker_name: &str) -> Self {
-        let properties = rec.properties_map();
-        let offset_id = offset_msg_id(&rec.store_host, rec.physical_offset);
-        let msg_id = properties
-            .get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
-            .cloned()
-            .unwrap_or_else(|| offset_id.clone());
-        let store_size = rec.encoded_len() as i32;
-        ReceivedMessage {
-            topic: rec.topic,
-            flag: rec.flag,
-            body: rec.body,
-            properties,
-            msg_id,
-            offset_msg_id: offset_id,
-            broker_name: broker_name.to_string(),
-            queue_id: rec.queue_id,
-            queue_offset: rec.queue_offset,
-            commit_log_offset: rec.physical_offset,
-            sys_flag: rec.sys_flag,
-            born_timestamp: rec.born_timestamp,
-            born_host: rec.born_host,
-            store_timestamp: rec.store_timestamp,
-            store_host: rec.store_host,
-            reconsume_times: rec.reconsume_times,
-            prepared_transaction_offset: rec.prepared_transaction_offset,
-            store_size,
-        }
+        ReceivedMessage::new(MessageExt::from_record_as_stored(rec, broker_name))
     }
 
     fn prop_bytes<'py>(&self, py: Python<'py>, key: &str) -> Bound<'py, PyBytes> {
-        let v = self.properties.get(key).map(String::as_str).unwrap_or("");
+        let v = self.m.properties.get(key).map(String::as_str).unwrap_or("");
         PyBytes::new(py, v.as_bytes())
     }
 }
@@ -100,7 +57,7 @@ fn property_name(prop: &Bound<'_, PyAny>) -> PyResult<String> {
 impl ReceivedMessage {
     #[getter]
     fn topic(&self) -> &str {
-        &self.topic
+        &self.m.topic
     }
     #[getter]
     fn tags<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
@@ -112,81 +69,82 @@ impl ReceivedMessage {
     }
     #[getter]
     fn body<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
-        PyBytes::new(py, &self.body)
+        PyBytes::new(py, &self.m.body)
     }
     #[getter]
     fn id(&self) -> &str {
-        &self.msg_id
+        &self.m.msg_id
     }
     #[getter]
     fn offset_msg_id(&self) -> &str {
-        &self.offset_msg_id
+        &self.m.offset_msg_id
     }
     #[getter]
     fn delay_time_level(&self) -> i32 {
-        self.properties
+        self.m
+            .properties
             .get(property::DELAY_TIME_LEVEL)
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }
     #[getter]
     fn queue_id(&self) -> i32 {
-        self.queue_id
+        self.m.queue_id
     }
     #[getter]
     fn broker_name(&self) -> &str {
-        &self.broker_name
+        &self.m.broker_name
     }
     #[getter]
     fn reconsume_times(&self) -> i32 {
-        self.reconsume_times
+        self.m.reconsume_times
     }
     #[getter]
     fn store_size(&self) -> i32 {
-        self.store_size
+        self.m.store_size
     }
     #[getter]
     fn born_timestamp(&self) -> i64 {
-        self.born_timestamp
+        self.m.born_timestamp
     }
     #[getter]
     fn store_timestamp(&self) -> i64 {
-        self.store_timestamp
+        self.m.store_timestamp
     }
     #[getter]
     fn born_host(&self) -> String {
-        self.born_host.to_string()
+        self.m.born_host.to_string()
     }
     #[getter]
     fn store_host(&self) -> String {
-        self.store_host.to_string()
+        self.m.store_host.to_string()
     }
     #[getter]
     fn queue_offset(&self) -> i64 {
-        self.queue_offset
+        self.m.queue_offset
     }
     #[getter]
     fn commit_log_offset(&self) -> i64 {
-        self.commit_log_offset
+        self.m.commit_log_offset
     }
     #[getter]
     fn prepared_transaction_offset(&self) -> i64 {
-        self.prepared_transaction_offset
+        self.m.prepared_transaction_offset
     }
     #[getter]
     fn flag(&self) -> i32 {
-        self.flag
+        self.m.flag
     }
     #[getter]
     fn sys_flag(&self) -> i32 {
-        self.sys_flag
+        self.m.sys_flag
     }
     /// All user and system properties, as `str` (an addition: the original had no way to list
     /// them).
     #[getter]
     fn properties<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        for (k, v) in &self.properties {
+        for (k, v) in &self.m.properties {
             d.set_item(k, v)?;
         }
         Ok(d)
@@ -209,11 +167,11 @@ impl ReceivedMessage {
     }
 
     fn __str__(&self) -> PyResult<String> {
-        String::from_utf8(self.body.to_vec()).map_err(|e| {
+        String::from_utf8(self.m.body.to_vec()).map_err(|e| {
             let start = e.utf8_error().valid_up_to();
             pyo3::exceptions::PyUnicodeDecodeError::new_err((
                 "utf-8",
-                self.body.to_vec(),
+                self.m.body.to_vec(),
                 start,
                 start + 1,
                 "invalid utf-8 in message body",
@@ -226,8 +184,8 @@ impl ReceivedMessage {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let topic = self.topic.clone().into_pyobject(py)?.repr()?;
-        let id = self.msg_id.clone().into_pyobject(py)?.repr()?;
+        let topic = self.m.topic.clone().into_pyobject(py)?.repr()?;
+        let id = self.m.msg_id.clone().into_pyobject(py)?.repr()?;
         let body = self.body(py).repr()?;
         Ok(format!(
             "<ReceivedMessage topic={topic} id={id} body={body}>"

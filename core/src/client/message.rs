@@ -143,24 +143,29 @@ pub struct MessageExt {
 impl MessageExt {
     /// Builds from a stored record, decompressing the body when flagged.
     pub fn from_record(rec: MessageRecord, broker_name: &str) -> Result<MessageExt> {
+        let mut m = MessageExt::from_record_as_stored(rec, broker_name);
+        if m.sys_flag & sys_flag::COMPRESSED != 0 {
+            m.body = Bytes::from(decompress(&m.body)?);
+        }
+        Ok(m)
+    }
+
+    /// Builds from a stored record, leaving the body as stored (compressed when flagged): a view
+    /// for looking inside a broker.
+    pub fn from_record_as_stored(rec: MessageRecord, broker_name: &str) -> MessageExt {
         // The decoder checked that the record's TOTALSIZE is exactly this.
         let store_size = rec.encoded_len() as i32;
         let properties = rec.properties_map();
-        let body = if rec.sys_flag & sys_flag::COMPRESSED != 0 {
-            Bytes::from(decompress(&rec.body)?)
-        } else {
-            rec.body.clone()
-        };
         let offset_msg_id = offset_msg_id(&rec.store_host, rec.physical_offset);
         let msg_id = properties
             .get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
             .cloned()
             .unwrap_or_else(|| offset_msg_id.clone());
-        Ok(MessageExt {
+        MessageExt {
             topic: rec.topic,
             flag: rec.flag,
             body_crc: crate::protocol::message::body_crc(&rec.body),
-            body,
+            body: rec.body,
             properties,
             msg_id,
             offset_msg_id,
@@ -176,7 +181,7 @@ impl MessageExt {
             reconsume_times: rec.reconsume_times,
             prepared_transaction_offset: rec.prepared_transaction_offset,
             store_size,
-        })
+        }
     }
 
     pub fn property(&self, k: &str) -> Option<&str> {
