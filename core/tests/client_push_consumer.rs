@@ -443,3 +443,105 @@ async fn two_orderly_consumers_compete_and_keep_per_queue_order() {
         "one client per queue at a time"
     );
 }
+
+/// A listener that takes several deliveries per call (as the Python binding does, to take the
+/// GIL once for them): records each call's size and fails the first delivery of "fail-*".
+#[derive(Clone, Default)]
+struct Grouping {
+    calls: Arc<Mutex<Vec<usize>>>,
+    attempts: Arc<Mutex<HashMap<String, Vec<i32>>>>,
+}
+
+impl rocketmq::client::MessageListener for Grouping {
+    fn consume(&self, msgs: &[MessageExt], ctx: &ConsumeContext) -> ConsumeResult {
+        self.consume_each(&[(msgs, ctx)])[0]
+    }
+
+    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+        self.calls.lock().unwrap().push(deliveries.len());
+        deliveries
+            .iter()
+            .map(|(msgs, ctx)| {
+                assert!(!ctx.orderly);
+                let mut a = self.attempts.lock().unwrap();
+                let mut result = ConsumeResult::Success;
+                for m in msgs.iter() {
+                    let body = String::from_utf8_lossy(&m.body).to_string();
+                    let seen = a.entry(body.clone()).or_default();
+                    seen.push(m.reconsume_times);
+                    if body.starts_with("fail") && seen.len() == 1 {
+                        result = ConsumeResult::ReconsumeLater;
+                    }
+                }
+                result
+            })
+            .collect()
+    }
+
+    fn max_deliveries_per_call(&self) -> usize {
+        8
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queued_deliveries_reach_a_grouping_listener_together_and_each_result_counts() {
+    let c = cluster().await;
+    let ns = c.namesrv_addr();
+    create_topic(ns, &[c.broker_addr()], "Grouped", 2).await;
+    let p = producer(ns, "pg_grouped").await;
+    let bodies: Vec<String> = (0..120)
+        .map(|i| {
+            if i % 40 == 7 {
+                format!("fail-{i}")
+            } else {
+                format!("ok-{i}")
+            }
+        })
+        .collect();
+    for b in &bodies {
+        p.send(Message::new("Grouped", b.clone())).await.unwrap();
+    }
+    // A backlog: each pull brings up to 32 deliveries (one message each) for 2 threads.
+    let mut cfg = consumer_config(ns, "cg_grouped");
+    cfg.consume_thread_nums = 2;
+    cfg.delay_level_when_next_consume = 1;
+    cfg.consume_from_where = rocketmq::client::ConsumeFromWhere::FirstOffset;
+    let cons = PushConsumer::new(cfg).unwrap();
+    cons.subscribe("Grouped", "*").unwrap();
+    let listener = Grouping::default();
+    cons.register_message_listener_concurrently(listener.clone());
+    cons.start().await.unwrap();
+    wait_until("every message consumed, the failed ones again", || {
+        let a = listener.attempts.lock().unwrap();
+        bodies.iter().all(|b| {
+            a.get(b)
+                .is_some_and(|v| v.len() >= if b.starts_with("fail") { 2 } else { 1 })
+        })
+    })
+    .await;
+    cons.shutdown().await;
+    let a = listener.attempts.lock().unwrap().clone();
+    for b in &bodies {
+        if b.starts_with("fail") {
+            assert_eq!(
+                a[b],
+                vec![0, 1],
+                "{b}: failed once in a group, then redelivered"
+            );
+        } else {
+            assert_eq!(
+                a[b],
+                vec![0],
+                "{b}: consumed once, its group's failures are not its own"
+            );
+        }
+    }
+    let calls = listener.calls.lock().unwrap().clone();
+    assert!(calls.iter().all(|&n| (1..=8).contains(&n)), "{calls:?}");
+    assert!(
+        calls.iter().any(|&n| n > 1),
+        "queued deliveries were never handed over together: {calls:?}"
+    );
+    p.shutdown().await;
+    c.shutdown().await;
+}

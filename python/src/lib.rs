@@ -33,6 +33,13 @@ mod wait;
 
 use pyo3::prelude::*;
 
+/// Rust's allocations in this extension (messages, buffers, the client's state) use mimalloc;
+/// Python objects keep Python's allocator, and nothing allocated on one side is freed on the
+/// other (bytes handed to Python are copied into Python objects).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Keeps `obj` alive for the rest of the process: a forked child's copies of the parent's
 /// clients must never be dropped, since dropping them waits for threads that stayed in the
 /// parent (see `rocketmq::client::blocking::runtime`).

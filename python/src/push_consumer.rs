@@ -9,34 +9,59 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use rocketmq::client::{ConsumeContext, ConsumeResult, MessageExt};
+use rocketmq::client::{ConsumeContext, ConsumeResult, MessageExt, MessageListener};
 
 use crate::convert::{self, QueueTuple};
 use crate::options::Options;
 use crate::received::ReceivedMessage;
 use crate::wait;
 
-/// Calls the Python listener `listener(list[ReceivedMessage]) -> int` (0 = success; the Python
-/// layer wraps user callbacks so that they always return a number).
-fn consume(listener: &Py<PyAny>, msgs: &[MessageExt], _ctx: &ConsumeContext) -> ConsumeResult {
-    crate::attach::try_attach(|py| {
-        let list = PyList::new(
-            py,
-            msgs.iter()
-                .map(|m| Bound::new(py, ReceivedMessage::from_ext(m)))
-                .collect::<PyResult<Vec<_>>>()?,
-        )?;
-        listener.call1(py, (list,))?.extract::<i32>(py)
-    })
-    .map(|r| match r {
-        Ok(0) => ConsumeResult::Success,
-        Ok(_) => ConsumeResult::ReconsumeLater,
-        Err(e) => {
-            crate::attach::try_attach(|py| e.write_unraisable(py, None));
-            ConsumeResult::ReconsumeLater
+/// Most deliveries handed to Python under one hold of the GIL, when more are queued than
+/// consume threads are idle (see `MessageListener::consume_each`): taking the GIL once per
+/// message made the consume threads queue for it.
+const DELIVERIES_PER_GIL_HOLD: usize = 32;
+
+/// The Python listener `listener(list[ReceivedMessage]) -> int` (0 = success; the Python layer
+/// wraps user callbacks so that they always return a number).
+struct PyListener(Py<PyAny>);
+
+impl PyListener {
+    fn call(&self, py: Python<'_>, msgs: &[MessageExt]) -> ConsumeResult {
+        let result = msgs
+            .iter()
+            .map(|m| Bound::new(py, ReceivedMessage::from_ext(m)))
+            .collect::<PyResult<Vec<_>>>()
+            .and_then(|wrapped| PyList::new(py, wrapped))
+            .and_then(|list| self.0.call1(py, (list,))?.extract::<i32>(py));
+        match result {
+            Ok(0) => ConsumeResult::Success,
+            Ok(_) => ConsumeResult::ReconsumeLater,
+            Err(e) => {
+                e.write_unraisable(py, None);
+                ConsumeResult::ReconsumeLater
+            }
         }
-    })
-    .unwrap_or(ConsumeResult::ReconsumeLater)
+    }
+}
+
+impl MessageListener for PyListener {
+    fn consume(&self, msgs: &[MessageExt], _ctx: &ConsumeContext) -> ConsumeResult {
+        crate::attach::try_attach(|py| self.call(py, msgs)).unwrap_or(ConsumeResult::ReconsumeLater)
+    }
+
+    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+        crate::attach::try_attach(|py| {
+            deliveries
+                .iter()
+                .map(|(msgs, _)| self.call(py, msgs))
+                .collect()
+        })
+        .unwrap_or_else(|| vec![ConsumeResult::ReconsumeLater; deliveries.len()])
+    }
+
+    fn max_deliveries_per_call(&self) -> usize {
+        DELIVERIES_PER_GIL_HOLD
+    }
 }
 
 #[pyclass(module = "rocketmq._native", frozen)]
@@ -76,11 +101,12 @@ impl PushConsumer {
     }
 
     fn set_listener(&self, listener: Py<PyAny>, orderly: bool) {
-        let f = move |msgs: &[MessageExt], ctx: &ConsumeContext| consume(&listener, msgs, ctx);
         if orderly {
-            self.inner.register_message_listener_orderly(f);
+            self.inner
+                .register_message_listener_orderly(PyListener(listener));
         } else {
-            self.inner.register_message_listener_concurrently(f);
+            self.inner
+                .register_message_listener_concurrently(PyListener(listener));
         }
     }
 

@@ -2,6 +2,7 @@
 //! concurrent and orderly consumption rules, and sending failed messages back for retry.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{JoinHandle, ThreadId};
@@ -16,7 +17,20 @@ use crate::protocol::bodies::MessageQueue;
 use crate::protocol::message::property;
 use crate::protocol::{request_code, response_code, RemotingCommand};
 
-type Job = Box<dyn FnOnce() + Send + 'static>;
+/// What a consume thread runs.
+pub(crate) enum Job {
+    /// An orderly queue's turn.
+    Task(Box<dyn FnOnce() + Send + 'static>),
+    /// Concurrently consumed messages of one queue; a thread may take several together.
+    Delivery(Delivery),
+}
+
+pub(crate) struct Delivery {
+    inner: Arc<PushInner>,
+    mq: MessageQueue,
+    pq: Arc<ProcessQueue>,
+    msgs: Vec<MessageExt>,
+}
 
 /// Failed concurrent messages that could not be sent back are consumed again after this.
 const LOCAL_RETRY_DELAY: Duration = Duration::from_secs(5);
@@ -25,14 +39,68 @@ const MAX_TIME_CONSUME_CONTINUOUSLY: Duration = Duration::from_secs(60);
 
 /// Plain threads fed from one queue of jobs.
 ///
+/// A thread takes one job; if it is a delivery, it also takes further queued deliveries, up to
+/// the listener's `max_deliveries_per_call` and to its fair share of what is queued among the
+/// threads waiting for work (so a delivery never waits behind another while a thread is idle),
+/// and hands them to the listener in one call.
+///
 /// Shutdown closes the queue (threads finish the jobs already queued, which return at once for
 /// dropped queues, and exit) and joins the threads, so that no listener runs once the consumer's
 /// shutdown has returned. A listener may itself shut its consumer down: the thread it runs on is
 /// not waited for (it could never finish while it waits), every other one is.
 pub(crate) struct ConsumePool {
     tx: Mutex<Option<mpsc::Sender<Job>>>,
+    queue: Arc<JobQueue>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     live: Arc<LiveThreads>,
+}
+
+/// The receiving end the threads share, and what they need to size a group.
+struct JobQueue {
+    rx: Mutex<mpsc::Receiver<Job>>,
+    /// Jobs submitted and not taken yet.
+    queued: AtomicUsize,
+    /// Threads waiting for a job.
+    idle: AtomicUsize,
+    max_group: usize,
+}
+
+impl JobQueue {
+    /// The next job and, after a delivery, the deliveries taken with it (plus the task that
+    /// ended the group, if one did). None once the queue is closed and empty.
+    fn next(&self) -> Option<(Vec<Delivery>, Option<Job>)> {
+        self.idle.fetch_add(1, Ordering::SeqCst);
+        let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
+        let first = rx.recv();
+        self.idle.fetch_sub(1, Ordering::SeqCst);
+        let first = first.ok()?;
+        self.queued.fetch_sub(1, Ordering::SeqCst);
+        let first = match first {
+            Job::Delivery(d) => d,
+            task => return Some((Vec::new(), Some(task))),
+        };
+        let mut group = vec![first];
+        if self.max_group > 1 {
+            // This thread's share of what is queued, the waiting threads taking the rest.
+            let queued = self.queued.load(Ordering::SeqCst);
+            let waiting = self.idle.load(Ordering::SeqCst);
+            let share = 1 + queued.div_ceil(waiting + 1);
+            while group.len() < share.min(self.max_group) {
+                match rx.try_recv() {
+                    Ok(Job::Delivery(d)) => {
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
+                        group.push(d);
+                    }
+                    Ok(task) => {
+                        self.queued.fetch_sub(1, Ordering::SeqCst);
+                        return Some((group, Some(task)));
+                    }
+                    Err(_) => break,
+                }
+            }
+        }
+        Some((group, None))
+    }
 }
 
 /// How many pool threads have not yet left their loop; shutdown waits on it.
@@ -53,14 +121,28 @@ impl Drop for LiveGuard {
     }
 }
 
+fn run_job(job: Job) {
+    match job {
+        Job::Task(f) => f(),
+        Job::Delivery(d) => consume_deliveries(vec![d]),
+    }
+}
+
 impl ConsumePool {
-    pub fn new(threads: usize, name: &str) -> ConsumePool {
+    /// `max_group`: most deliveries handed to the listener at once (its
+    /// `max_deliveries_per_call`).
+    pub fn new(threads: usize, name: &str, max_group: usize) -> ConsumePool {
         let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(JobQueue {
+            rx: Mutex::new(rx),
+            queued: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            max_group: max_group.max(1),
+        });
         let live = Arc::new(LiveThreads::default());
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
-            let rx = rx.clone();
+            let queue = queue.clone();
             *live.count.lock().unwrap() += 1;
             let guard = LiveGuard(live.clone());
             let spawned = std::thread::Builder::new()
@@ -69,11 +151,12 @@ impl ConsumePool {
                     let _counted = guard;
                     // Signals are for the application's threads (see `blocking`).
                     super::blocking::block_asynchronous_signals();
-                    loop {
-                        let job = rx.lock().unwrap().recv();
-                        match job {
-                            Ok(j) => j(),
-                            Err(_) => return,
+                    while let Some((group, task)) = queue.next() {
+                        if !group.is_empty() {
+                            consume_deliveries(group);
+                        }
+                        if let Some(t) = task {
+                            run_job(t);
                         }
                     }
                 });
@@ -85,6 +168,7 @@ impl ConsumePool {
         }
         ConsumePool {
             tx: Mutex::new(Some(tx)),
+            queue,
             threads: Mutex::new(handles),
             live,
         }
@@ -92,7 +176,15 @@ impl ConsumePool {
 
     pub fn submit(&self, job: Job) -> bool {
         match self.tx.lock().unwrap().as_ref() {
-            Some(tx) => tx.send(job).is_ok(),
+            Some(tx) => {
+                self.queue.queued.fetch_add(1, Ordering::SeqCst);
+                if tx.send(job).is_ok() {
+                    true
+                } else {
+                    self.queue.queued.fetch_sub(1, Ordering::SeqCst);
+                    false
+                }
+            }
             None => false,
         }
     }
@@ -144,6 +236,13 @@ impl ConsumePool {
     }
 }
 
+fn listener_panicked(p: &Box<dyn std::any::Any + Send>) {
+    tracing::warn!(
+        panic = %super::producer::transaction_panic_text(p),
+        "the message listener panicked; the messages will be consumed again"
+    );
+}
+
 fn run_listener(inner: &PushInner, msgs: &[MessageExt], ctx: &ConsumeContext) -> ConsumeResult {
     let listener = match inner.listener.lock().unwrap().clone() {
         Some(l) => l,
@@ -152,12 +251,57 @@ fn run_listener(inner: &PushInner, msgs: &[MessageExt], ctx: &ConsumeContext) ->
     match catch_unwind(AssertUnwindSafe(|| listener.consume(msgs, ctx))) {
         Ok(r) => r,
         Err(p) => {
-            tracing::warn!(
-                panic = %super::producer::transaction_panic_text(&p),
-                "the message listener panicked; the messages will be consumed again"
-            );
+            listener_panicked(&p);
             ConsumeResult::ReconsumeLater
         }
+    }
+}
+
+/// Concurrent deliveries taken together by one consume thread (all of one consumer): one
+/// listener call for those whose queue is still ours, then each one's result.
+fn consume_deliveries(deliveries: Vec<Delivery>) {
+    let mut live: Vec<Delivery> = deliveries
+        .into_iter()
+        .filter(|d| !d.pq.is_dropped())
+        .collect();
+    let Some(inner) = live.first().map(|d| d.inner.clone()) else {
+        return;
+    };
+    let ctxs: Vec<ConsumeContext> = live
+        .iter()
+        .map(|d| ConsumeContext {
+            queue: inner.visible_queue(&d.mq),
+            orderly: false,
+        })
+        .collect();
+    let results = {
+        let calls: Vec<(&[MessageExt], &ConsumeContext)> = live
+            .iter()
+            .zip(&ctxs)
+            .map(|(d, ctx)| (d.msgs.as_slice(), ctx))
+            .collect();
+        let listener = inner.listener.lock().unwrap().clone();
+        let results = listener.and_then(|l| {
+            catch_unwind(AssertUnwindSafe(|| l.consume_each(&calls)))
+                .map_err(|p| listener_panicked(&p))
+                .ok()
+        });
+        match results {
+            Some(r) if r.len() == calls.len() => r,
+            Some(r) => {
+                tracing::warn!(
+                    given = calls.len(),
+                    returned = r.len(),
+                    "the message listener returned a result count unlike its deliveries; they \
+                     will be consumed again"
+                );
+                vec![ConsumeResult::ReconsumeLater; calls.len()]
+            }
+            None => vec![ConsumeResult::ReconsumeLater; calls.len()],
+        }
+    };
+    for (d, result) in live.drain(..).zip(results) {
+        inner.finish_concurrently(d.mq, d.pq, d.msgs, result);
     }
 }
 
@@ -170,12 +314,20 @@ impl PushInner {
         msgs: Vec<MessageExt>,
     ) {
         if self.is_orderly() {
+            pq.put_owned(msgs);
             if pq.try_start_consuming() {
                 self.submit_orderly(mq.clone(), pq.clone());
             }
         } else {
-            for chunk in msgs.chunks(self.config.consume_batch_max_size) {
-                self.submit_concurrently(mq.clone(), pq.clone(), chunk.to_vec());
+            pq.put(&msgs);
+            let batch = self.config.consume_batch_max_size;
+            let mut msgs = msgs.into_iter();
+            loop {
+                let chunk: Vec<MessageExt> = msgs.by_ref().take(batch).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                self.submit_concurrently(mq.clone(), pq.clone(), chunk);
             }
         }
     }
@@ -186,26 +338,25 @@ impl PushInner {
         pq: Arc<ProcessQueue>,
         msgs: Vec<MessageExt>,
     ) {
-        let me = self.clone();
         if let Some(pool) = self.pool.get() {
-            pool.submit(Box::new(move || me.consume_concurrently(mq, pq, msgs)));
+            pool.submit(Job::Delivery(Delivery {
+                inner: self.clone(),
+                mq,
+                pq,
+                msgs,
+            }));
         }
     }
 
-    fn consume_concurrently(
+    /// After the listener's `result` for one delivery: failed messages go back to the broker
+    /// (or are retried here), and the queue's offset moves past what is done.
+    fn finish_concurrently(
         self: &Arc<Self>,
         mq: MessageQueue,
         pq: Arc<ProcessQueue>,
         msgs: Vec<MessageExt>,
+        result: ConsumeResult,
     ) {
-        if pq.is_dropped() {
-            return;
-        }
-        let ctx = ConsumeContext {
-            queue: self.visible_queue(&mq),
-            orderly: false,
-        };
-        let result = run_listener(self, &msgs, &ctx);
         if pq.is_dropped() {
             // The queue moved to another client, which will deliver these again.
             return;
@@ -327,7 +478,7 @@ impl PushInner {
     fn submit_orderly(self: &Arc<Self>, mq: MessageQueue, pq: Arc<ProcessQueue>) {
         let me = self.clone();
         let ok = match self.pool.get() {
-            Some(pool) => pool.submit(Box::new(move || me.consume_orderly(mq, pq))),
+            Some(pool) => pool.submit(Job::Task(Box::new(move || me.consume_orderly(mq, pq)))),
             None => false,
         };
         if !ok {
@@ -434,7 +585,7 @@ impl PushInner {
                         m
                     })
                     .collect();
-                pq.make_available_again(&again);
+                pq.make_available_again(again);
                 drop(guard);
                 let pause = self.config.suspend_current_queue_time;
                 self.submit_orderly_later(mq, pq, pause, false);

@@ -72,6 +72,24 @@ pub struct ConsumeContext {
 /// A panic counts as `ReconsumeLater`.
 pub trait MessageListener: Send + Sync + 'static {
     fn consume(&self, msgs: &[MessageExt], ctx: &ConsumeContext) -> ConsumeResult;
+
+    /// Several independent deliveries at once: one result per delivery, in order, each what
+    /// `consume` would have returned for it. Concurrent consumption hands a consume thread
+    /// several queued deliveries only when `max_deliveries_per_call` allows it and more are
+    /// queued than idle consume threads could take, so a listener with a fixed price per call
+    /// (the Python binding takes the GIL) pays it once for all of them. The default calls
+    /// `consume` for each.
+    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+        deliveries
+            .iter()
+            .map(|(msgs, ctx)| self.consume(msgs, ctx))
+            .collect()
+    }
+
+    /// Most deliveries `consume_each` is given at once; 1, the default, never groups them.
+    fn max_deliveries_per_call(&self) -> usize {
+        1
+    }
 }
 
 impl<F> MessageListener for F

@@ -11,13 +11,30 @@ use crate::protocol::now_ms;
 /// A local lock older than this is not trusted (Java `rebalance.lockMaxLiveTime`).
 pub const LOCK_MAX_LIVE_MS: i64 = 30_000;
 
+/// A pulled message not consumed yet: its size for flow control and, for orderly consumption
+/// only, the message itself (concurrent consume jobs and lite-pull batches own theirs).
+struct Cached {
+    size: usize,
+    /// Boxed: the map moves its entries around, and a message is large.
+    msg: Option<Box<MessageExt>>,
+}
+
 #[derive(Default)]
 struct Cache {
-    msgs: BTreeMap<i64, MessageExt>,
-    /// Orderly: messages handed to the listener and not committed yet.
-    consuming: BTreeMap<i64, MessageExt>,
+    msgs: BTreeMap<i64, Cached>,
+    /// Orderly: sizes of the messages handed to the listener and not committed yet.
+    consuming: BTreeMap<i64, usize>,
     bytes: usize,
     max_offset: i64,
+}
+
+impl Cache {
+    fn insert(&mut self, offset: i64, size: usize, msg: Option<Box<MessageExt>>) {
+        if self.msgs.insert(offset, Cached { size, msg }).is_none() {
+            self.bytes += size;
+        }
+        self.max_offset = self.max_offset.max(offset);
+    }
 }
 
 #[derive(Default)]
@@ -67,14 +84,20 @@ impl ProcessQueue {
         self.consuming.store(false, Ordering::Release);
     }
 
-    /// Caches pulled messages.
+    /// Records pulled messages whose consumption someone else holds (concurrent consume jobs,
+    /// lite-pull batches): their offsets and sizes, not the messages.
     pub fn put(&self, msgs: &[MessageExt]) {
         let mut c = self.cache.lock().unwrap();
         for m in msgs {
-            if c.msgs.insert(m.queue_offset, m.clone()).is_none() {
-                c.bytes += m.body.len();
-            }
-            c.max_offset = c.max_offset.max(m.queue_offset);
+            c.insert(m.queue_offset, m.body.len(), None);
+        }
+    }
+
+    /// Orderly: caches pulled messages for `take` to hand out in offset order.
+    pub fn put_owned(&self, msgs: Vec<MessageExt>) {
+        let mut c = self.cache.lock().unwrap();
+        for m in msgs {
+            c.insert(m.queue_offset, m.body.len(), Some(Box::new(m)));
         }
     }
 
@@ -107,7 +130,7 @@ impl ProcessQueue {
         let mut result = c.max_offset + 1;
         for m in msgs {
             if let Some(old) = c.msgs.remove(&m.queue_offset) {
-                c.bytes -= old.body.len();
+                c.bytes -= old.size;
             }
         }
         if let Some(first) = c.msgs.keys().next() {
@@ -121,11 +144,16 @@ impl ProcessQueue {
         let mut c = self.cache.lock().unwrap();
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
-            let Some((off, m)) = c.msgs.pop_first() else {
+            let Some(mut first) = c.msgs.first_entry() else {
                 break;
             };
-            c.consuming.insert(off, m.clone());
-            out.push(m);
+            // Only orderly queues take, and they cache with `put_owned`.
+            let Some(m) = first.get_mut().msg.take() else {
+                break;
+            };
+            let (off, cached) = first.remove_entry();
+            c.consuming.insert(off, cached.size);
+            out.push(*m);
         }
         out
     }
@@ -134,19 +162,26 @@ impl ProcessQueue {
     pub fn commit(&self) -> i64 {
         let mut c = self.cache.lock().unwrap();
         let last = c.consuming.keys().next_back().copied();
-        let freed: usize = c.consuming.values().map(|m| m.body.len()).sum();
+        let freed: usize = c.consuming.values().sum();
         c.bytes -= freed;
         c.consuming.clear();
         last.map_or(-1, |o| o + 1)
     }
 
-    /// Orderly: the taken messages go back to be consumed again (with the given copies, which
-    /// carry incremented reconsume counts).
-    pub fn make_available_again(&self, msgs: &[MessageExt]) {
+    /// Orderly: the taken messages go back to be consumed again (the given copies carry
+    /// incremented reconsume counts).
+    pub fn make_available_again(&self, msgs: Vec<MessageExt>) {
         let mut c = self.cache.lock().unwrap();
         for m in msgs {
-            c.consuming.remove(&m.queue_offset);
-            c.msgs.insert(m.queue_offset, m.clone());
+            if let Some(size) = c.consuming.remove(&m.queue_offset) {
+                c.msgs.insert(
+                    m.queue_offset,
+                    Cached {
+                        size,
+                        msg: Some(Box::new(m)),
+                    },
+                );
+            }
         }
     }
 
@@ -194,7 +229,8 @@ mod tests {
     #[test]
     fn orderly_take_commit_and_retry() {
         let pq = ProcessQueue::new();
-        pq.put(&(0..5).map(msg).collect::<Vec<_>>());
+        pq.put_owned((0..5).map(msg).collect());
+        assert_eq!(pq.cached_bytes(), 15);
         let a = pq.take(2);
         assert_eq!(
             a.iter().map(|m| m.queue_offset).collect::<Vec<_>>(),
@@ -202,12 +238,13 @@ mod tests {
         );
         assert_eq!(pq.commit(), 2);
         let b = pq.take(2);
-        pq.make_available_again(&b);
+        pq.make_available_again(b);
         let again = pq.take(10);
         assert_eq!(again.len(), 3);
         assert_eq!(again[0].queue_offset, 2);
         assert_eq!(pq.commit(), 5);
         assert!(!pq.has_pending());
+        assert_eq!(pq.cached_bytes(), 0);
         assert!(pq.try_start_consuming());
         assert!(!pq.try_start_consuming());
         pq.stop_consuming();

@@ -327,9 +327,14 @@ impl PushInner {
                 .or_insert_with(|| SubscriptionData::new(&rt, "*", "TAG"));
         }
         let _ = self.runtime.set(tokio::runtime::Handle::current());
+        let max_group = match self.listener.lock().unwrap().as_ref() {
+            Some(l) if !self.is_orderly() => l.max_deliveries_per_call(),
+            _ => 1,
+        };
         let _ = self.pool.set(Arc::new(ConsumePool::new(
             self.config.consume_thread_nums,
             &format!("consume-{}", self.config.group),
+            max_group,
         )));
         self.instance
             .register_consumer(&self.group, Arc::new(Hooks(Arc::downgrade(&self))));
@@ -608,7 +613,6 @@ impl PushInner {
                             continue;
                         }
                         let msgs = self.prepare_for_delivery(r.msgs);
-                        pq.put(&msgs);
                         self.dispatch(&mq, &pq, msgs);
                     }
                     PullStatus::NoNewMsg | PullStatus::NoMatchedMsg => {
