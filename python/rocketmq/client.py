@@ -492,11 +492,44 @@ class _Client:
     def __exit__(self, exec_type, value, traceback) -> None:
         self.shutdown()
 
-    def start(self) -> None:  # pragma: no cover - overridden
+    def start(self) -> None:
+        """Connects to the name server and brokers. Safe to call twice."""
+        if self._native is not None:
+            return
+        native = self._create_native(self._settings())
+        native.start()
+        self._native = native
+        _lifecycle.track_client(self)
+
+    def shutdown(self) -> None:
+        """Stops the client: producers unregister and close their connections; consumers
+        commit their offsets and wait (up to ``shutdown_timeout`` seconds) for callbacks still
+        running. Safe to call twice."""
+        native, self._native = self._native, None
+        if native is None:
+            return
+        _lifecycle.forget(self)
+        self._shutdown_native(native)
+
+    def __repr__(self) -> str:
+        return "<%s group=%r%s %s>" % (
+            type(self).__name__,
+            self._group,
+            self._repr_details(),
+            "running" if self._native is not None else "stopped",
+        )
+
+    # What the kinds of client do differently.
+
+    def _create_native(self, settings: Dict[str, Any]):  # pragma: no cover - overridden
+        """The native client, configured and not started."""
         raise NotImplementedError
 
-    def shutdown(self) -> None:  # pragma: no cover - overridden
-        raise NotImplementedError
+    def _shutdown_native(self, native) -> None:
+        native.shutdown()
+
+    def _repr_details(self) -> str:
+        return ""
 
 
 # --- Producers --------------------------------------------------------------------------------
@@ -528,29 +561,6 @@ class Producer(_Client):
 
     def _create_native(self, settings: Dict[str, Any]):
         return _native.Producer(self._group, settings)
-
-    def start(self) -> None:
-        if self._native is not None:
-            return
-        native = self._create_native(self._settings())
-        native.start()
-        self._native = native
-        _lifecycle.track_client(self)
-
-    def shutdown(self) -> None:
-        """Unregisters from the brokers and closes connections. Safe to call twice."""
-        native, self._native = self._native, None
-        if native is None:
-            return
-        _lifecycle.forget(self)
-        native.shutdown()
-
-    def __repr__(self) -> str:
-        return "<%s group=%r %s>" % (
-            type(self).__name__,
-            self._group,
-            "running" if self._native is not None else "stopped",
-        )
 
     # Settings -------------------------------------------------------------------------------
 
@@ -719,12 +729,8 @@ class PushConsumer(_Client):
         self._callbacks = {}  # type: Dict[str, Callable]
         self.set_message_model(message_model)
 
-    def __repr__(self) -> str:
-        return "<PushConsumer group=%r topics=%r %s>" % (
-            self._group,
-            sorted(self._subscriptions),
-            "running" if self._native is not None else "stopped",
-        )
+    def _repr_details(self) -> str:
+        return " topics=%r" % sorted(self._subscriptions)
 
     def set_message_model(self, model: MessageModel) -> None:
         self._set("message_model", int(MessageModel(model)))
@@ -825,25 +831,15 @@ class PushConsumer(_Client):
 
         return listener
 
-    def start(self) -> None:
-        if self._native is not None:
-            return
-        native = _native.PushConsumer(self._group, self._settings())
+    def _create_native(self, settings: Dict[str, Any]):
+        native = _native.PushConsumer(self._group, settings)
         for topic, (expr, sql) in self._subscriptions.items():
             native.subscribe(topic, expr, sql)
         if self._callbacks:
             native.set_listener(self._listener(), self._orderly)
-        native.start()
-        self._native = native
-        _lifecycle.track_client(self)
+        return native
 
-    def shutdown(self) -> None:
-        """Stops consuming, commits offsets, and waits (up to ``shutdown_timeout`` seconds) for
-        callbacks still running. Safe to call twice."""
-        native, self._native = self._native, None
-        if native is None:
-            return
-        _lifecycle.forget(self)
+    def _shutdown_native(self, native) -> None:
         if not native.shutdown(self.shutdown_timeout):
             _log.warning(
                 "rocketmq: consumer %s shut down while callbacks were still running after %.0f s",
@@ -911,28 +907,11 @@ class PullConsumer(_Client):
     def set_poll_batch_size(self, size: int) -> None:
         self._set("poll_batch_size", int(size))
 
-    def start(self) -> None:
-        if self._native is not None:
-            return
-        native = _native.PullConsumer(self._group, self._settings())
+    def _create_native(self, settings: Dict[str, Any]):
+        native = _native.PullConsumer(self._group, settings)
         for topic, (expr, sql) in self._subscriptions.items():
             native.subscribe(topic, expr, sql)
-        native.start()
-        self._native = native
-        _lifecycle.track_client(self)
-
-    def shutdown(self) -> None:
-        native, self._native = self._native, None
-        if native is None:
-            return
-        _lifecycle.forget(self)
-        native.shutdown()
-
-    def __repr__(self) -> str:
-        return "<PullConsumer group=%r %s>" % (
-            self._group,
-            "running" if self._native is not None else "stopped",
-        )
+        return native
 
     # Queues and offsets ------------------------------------------------------------------------
 
