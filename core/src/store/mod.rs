@@ -265,6 +265,7 @@ impl MessageStore {
                 })
         };
         let threads = vec![
+            spawn("store-open-sync", recovery::sync_abort_marker)?,
             spawn("store-commitlog-flush", flush::run_commit_log_flusher)?,
             spawn("store-logics-flush", flush::run_logics_flusher)?,
             spawn("store-file-allocator", |s| s.commit_log.allocator().run())?,
