@@ -21,8 +21,11 @@ pub const END_FILE_MIN_BLANK_BYTES: usize = 8;
 pub const PREFAULT_AHEAD_BYTES: usize = 4 * 1024 * 1024;
 /// Commitlog bytes further behind the append position than this leave the broker's page
 /// tables (they stay in the page cache): RSS stays near this much however much is written.
-/// Consumers that far behind read through a page fault per 4 KiB.
-pub const KEEP_MAPPED_BEHIND_BYTES: usize = 128 * 1024 * 1024;
+/// Consumers further behind fault the pages they read in again (the kernel maps up to 16
+/// cached pages per fault), and the page trimmer (`residency`) lets go of them once more.
+pub const KEEP_MAPPED_BEHIND_BYTES: usize = 16 * 1024 * 1024;
+/// Written commitlog bytes are let go of in steps of at least this much.
+pub const RELEASE_STEP_BYTES: usize = 4 * 1024 * 1024;
 /// An append crossing a multiple of this asks the allocator to fault in the next stretch.
 pub const PREFAULT_STEP_BYTES: usize = 1024 * 1024;
 
@@ -276,9 +279,9 @@ struct AllocState {
     prefault: Option<(Arc<MappedFile>, usize)>,
     /// The kernel has no `MADV_POPULATE_WRITE`: appends take their page faults themselves.
     prefault_unsupported: bool,
-    /// The file being written and how much of its start has been released (`release_pages`),
-    /// and the file before it while part of it is still within `KEEP_MAPPED_BEHIND_BYTES`.
-    released: Option<(Arc<MappedFile>, usize)>,
+    /// The file being written (its pages behind the window are released as it grows), and
+    /// the file before it while its end is still within `KEEP_MAPPED_BEHIND_BYTES`.
+    writing: Option<Arc<MappedFile>>,
     previous: Option<Arc<MappedFile>>,
     stopped: bool,
 }
@@ -353,35 +356,30 @@ impl FileAllocator {
         self.create(from)
     }
 
-    /// What to release now that the append position of `file` is `pos`: the part of it, and of
-    /// the file before it, more than `KEEP_MAPPED_BEHIND_BYTES` behind.
+    /// What to release now that the append position of `file` is `pos`: (file, release
+    /// below) for the part of it, and of the file before it, more than
+    /// `KEEP_MAPPED_BEHIND_BYTES` behind (`usize::MAX`: all of it).
     fn pages_to_release(
         &self,
         st: &mut AllocState,
         file: &Arc<MappedFile>,
         pos: usize,
-    ) -> Vec<(Arc<MappedFile>, usize, usize)> {
+    ) -> Vec<(Arc<MappedFile>, usize)> {
         let mut out = Vec::new();
-        let same = matches!(&st.released, Some((f, _)) if Arc::ptr_eq(f, file));
+        let same = matches!(&st.writing, Some(f) if Arc::ptr_eq(f, file));
         if !same {
             // A new file: the one before becomes `previous` (an older one goes entirely).
-            if let Some((f, _)) = st.released.replace((Arc::clone(file), 0)) {
+            if let Some(f) = st.writing.replace(Arc::clone(file)) {
                 if let Some(p) = st.previous.replace(f) {
-                    out.push((p, 0, self.file_size_bytes));
+                    out.push((p, usize::MAX));
                 }
             }
         }
         if pos >= KEEP_MAPPED_BEHIND_BYTES {
             if let Some(p) = st.previous.take() {
-                out.push((p, 0, self.file_size_bytes));
+                out.push((p, usize::MAX));
             }
-            if let Some((f, done)) = &mut st.released {
-                let upto = pos - KEEP_MAPPED_BEHIND_BYTES;
-                if upto >= *done + PREFAULT_AHEAD_BYTES {
-                    out.push((Arc::clone(f), *done, upto));
-                    *done = upto;
-                }
-            }
+            out.push((Arc::clone(file), pos - KEEP_MAPPED_BEHIND_BYTES));
         }
         out
     }
@@ -400,8 +398,8 @@ impl FileAllocator {
             if let Some((file, pos)) = st.prefault.take() {
                 let release = self.pages_to_release(&mut st, &file, pos);
                 drop(st);
-                for (f, from, to) in release {
-                    if let Err(e) = f.release_pages(from, to) {
+                for (f, below) in release {
+                    if let Err(e) = f.release_written(below, RELEASE_STEP_BYTES) {
                         tracing::debug!(path = %f.path().display(), error = %e, "could not release commitlog pages");
                     }
                 }
@@ -451,7 +449,7 @@ impl FileAllocator {
         let mut st = self.lock();
         st.stopped = true;
         st.prefault = None;
-        st.released = None;
+        st.writing = None;
         st.previous = None;
         if let Some(f) = st.ready.take() {
             let _ = f.destroy();
@@ -505,29 +503,31 @@ mod tests {
         // Stand-ins for 1 GiB files (only their identity matters here).
         let a = Arc::new(MappedFile::create(dir.path(), 0, 4096).unwrap());
         let b = Arc::new(MappedFile::create(dir.path(), gib as u64, 4096).unwrap());
-        let ranges = |out: Vec<(Arc<MappedFile>, usize, usize)>| -> Vec<(u64, usize, usize)> {
+        let ranges = |out: Vec<(Arc<MappedFile>, usize)>| -> Vec<(u64, usize)> {
             out.into_iter()
-                .map(|(f, x, y)| (f.file_from_offset(), x, y))
+                .map(|(f, below)| (f.file_from_offset(), below))
                 .collect()
         };
         let mut st = AllocState::default();
         let keep = KEEP_MAPPED_BEHIND_BYTES;
         assert!(ranges(alloc.pages_to_release(&mut st, &a, 1 << 20)).is_empty());
-        assert!(ranges(alloc.pages_to_release(&mut st, &a, keep)).is_empty());
-        let step = keep + PREFAULT_AHEAD_BYTES;
         assert_eq!(
-            ranges(alloc.pages_to_release(&mut st, &a, step)),
-            vec![(0, 0, PREFAULT_AHEAD_BYTES)]
+            ranges(alloc.pages_to_release(&mut st, &a, keep)),
+            vec![(0, 0)]
         );
         assert_eq!(
-            ranges(alloc.pages_to_release(&mut st, &a, step + 10 * PREFAULT_AHEAD_BYTES)),
-            vec![(0, PREFAULT_AHEAD_BYTES, 11 * PREFAULT_AHEAD_BYTES)]
+            ranges(alloc.pages_to_release(&mut st, &a, keep + 10 * RELEASE_STEP_BYTES)),
+            vec![(0, 10 * RELEASE_STEP_BYTES)]
         );
         // The next file: the previous one stays mapped until its end is far enough behind.
         assert!(ranges(alloc.pages_to_release(&mut st, &b, 0)).is_empty());
         assert_eq!(
             ranges(alloc.pages_to_release(&mut st, &b, keep)),
-            vec![(0, 0, gib)]
+            vec![(0, usize::MAX), (gib as u64, 0)]
+        );
+        assert_eq!(
+            ranges(alloc.pages_to_release(&mut st, &b, keep + 1)),
+            vec![(gib as u64, 1)]
         );
     }
 }

@@ -19,6 +19,7 @@ use super::commit_log::{self, CommitLog, END_FILE_MIN_BLANK_BYTES};
 use super::consume_queue::{ConsumeQueue, CqEntry, CqRead};
 use super::flush::{GroupCommit, Stopper};
 use super::index::IndexService;
+use super::recovery::AbortMarker;
 use super::retention::DiskUsage;
 use super::{
     AppendResult, ArrivalListener, FlushDiskType, GetMessageResult, GetMessageStatus,
@@ -87,6 +88,8 @@ pub struct DefaultMessageStore {
     pub manual_delete_passes: AtomicU32,
     pub group_commit: GroupCommit,
     pub stopper: Stopper,
+    /// Appends wait until the abort file is durable.
+    pub abort_marker: AbortMarker,
 }
 
 fn illegal(status: PutMessageStatus, remark: String) -> PutMessageResult {
@@ -175,6 +178,13 @@ impl DefaultMessageStore {
     }
 
     fn check_writable(&self) -> Option<PutMessageResult> {
+        // Just after open only: the abort file's fsync may still be running.
+        if !self.abort_marker.is_durable() && !self.abort_marker.wait() {
+            return Some(illegal(
+                PutMessageStatus::ServiceNotAvailable,
+                "the message store refuses writes: its abort file could not be made durable".into(),
+            ));
+        }
         if self.shut_down.load(Ordering::Acquire) {
             return Some(illegal(
                 PutMessageStatus::ServiceNotAvailable,

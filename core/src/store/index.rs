@@ -6,12 +6,12 @@
 //! chain). Hash collisions are expected: callers check the keys of the messages found.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::protocol::message::java_hash;
 
-use super::mapped_file::LockedMappedFile;
+use super::mapped_file::{LockedMappedFile, OS_PAGE_BYTES};
 
 pub const INDEX_HEADER_BYTES: usize = 40;
 const SLOT_BYTES: usize = 4;
@@ -68,10 +68,18 @@ fn header(b: &[u8]) -> IndexHeader {
     }
 }
 
+/// Entries written less than this far behind the newest stay mapped; older ones are let go of
+/// from the broker's page tables (they stay in the page cache) in steps of this much.
+pub const INDEX_KEEP_MAPPED_BEHIND_BYTES: usize = 64 * 1024;
+
 pub struct IndexFile {
     map: LockedMappedFile,
     slots: u32,
     entries: u32,
+    /// Entry bytes below this were released after they were written (`release_unused`).
+    released_upto: AtomicUsize,
+    /// A query walked this file since the last `release_unused`.
+    queried: AtomicBool,
 }
 
 impl IndexFile {
@@ -102,7 +110,43 @@ impl IndexFile {
             map,
             slots,
             entries,
+            released_upto: AtomicUsize::new(0),
+            queried: AtomicBool::new(false),
         })
+    }
+
+    /// Lets go of pages in this process's page tables: of the whole file when it is no longer
+    /// written (`active` false; again after queries), else of the entries more than
+    /// `INDEX_KEEP_MAPPED_BEHIND_BYTES` behind the newest (all of them after a query). The slot
+    /// table of the active file stays: every key writes a random slot. Returns bytes released.
+    fn release_unused(&self, active: bool) -> std::io::Result<usize> {
+        let queried =
+            self.queried.load(Ordering::Relaxed) && self.queried.swap(false, Ordering::AcqRel);
+        let len = self.map.len();
+        let done = self.released_upto.load(Ordering::Acquire);
+        if !active {
+            if queried || done < len {
+                self.released_upto.store(len, Ordering::Release);
+                self.map.release_pages(0, len)?;
+                return Ok(len);
+            }
+            return Ok(0);
+        }
+        let entries_start = self.entry_pos(0);
+        let end = self.entry_pos(self.header().index_count);
+        let keep_from =
+            end.saturating_sub(INDEX_KEEP_MAPPED_BEHIND_BYTES) / OS_PAGE_BYTES * OS_PAGE_BYTES;
+        let from = if queried {
+            entries_start
+        } else {
+            done.max(entries_start)
+        };
+        if keep_from <= from || (!queried && keep_from - from < INDEX_KEEP_MAPPED_BEHIND_BYTES) {
+            return Ok(0);
+        }
+        self.map.release_pages(from, keep_from)?;
+        self.released_upto.fetch_max(keep_from, Ordering::AcqRel);
+        Ok(keep_from - from)
     }
 
     pub fn header(&self) -> IndexHeader {
@@ -161,6 +205,7 @@ impl IndexFile {
     /// newest first, appended to `out` up to `max` in all.
     fn query(&self, key: &str, max: usize, begin_ms: i64, end_ms: i64, out: &mut Vec<i64>) {
         let hash = key_hash(key);
+        self.queried.store(true, Ordering::Relaxed);
         self.map.with(|b| {
             let h = header(b);
             let mut n = get_i32(b, self.slot_pos(hash));
@@ -382,6 +427,23 @@ impl IndexService {
             f.map.flush()?;
         }
         Ok(())
+    }
+
+    /// Lets go of index pages the broker no longer needs mapped (see `IndexFile::release_unused`).
+    /// Returns the bytes of the ranges released.
+    pub fn release_unused(&self) -> usize {
+        let files = self.snapshot();
+        let newest = files.len().saturating_sub(1);
+        let mut released = 0;
+        for (i, f) in files.iter().enumerate() {
+            match f.release_unused(i == newest) {
+                Ok(n) => released += n,
+                Err(e) => {
+                    tracing::debug!(path = %f.map.path().display(), error = %e, "could not release index pages")
+                }
+            }
+        }
+        released
     }
 
     /// Deletes files (never the newest) whose every entry points below `min_phy_offset`.

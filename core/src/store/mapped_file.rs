@@ -14,6 +14,9 @@
 //!   outstanding reader views (checked with the `Arc` count of the mapping).
 //! * Readers get [`Bytes`] views that own an `Arc` of the mapping, so a file is unmapped only when
 //!   the last view is gone, even if the file was deleted from disk meanwhile.
+//! * Letting go of pages (`MADV_DONTNEED`, to keep the broker's RSS small) may happen at any time,
+//!   under readers and the writer: on a shared file mapping it changes no byte, the next access
+//!   maps the same page-cache page again, and a dirty page stays dirty until written back.
 //!
 //! What Rust cannot see: another process writing the file under us. The store holds `<root>/lock`
 //! so that no other broker does; an operator editing files of a running store gets what they asked
@@ -22,7 +25,7 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -85,6 +88,59 @@ pub struct MappedFile {
     flushed_pos: AtomicUsize,
     write_lock: Mutex<()>,
     flush_lock: Mutex<()>,
+    /// What of the mapping may be in this process's page tables, for [`MappedFile::release_unused`].
+    residency: Residency,
+}
+
+/// Which parts of a mapping were faulted in since they were last released: the written part
+/// up to where it was released, and, for reads, one bit per chunk (1/64 of the file).
+struct Residency {
+    chunk_bytes: usize,
+    /// Chunks that readers touched since the last release, and those of the release before
+    /// (a reader may still be copying from a view it took just before a release).
+    read_chunks: AtomicU64,
+    read_chunks_before: AtomicU64,
+    /// Published bytes below this were released after they were written.
+    released_upto: AtomicUsize,
+}
+
+/// Chunks a file's read bitmap has.
+const READ_CHUNKS: usize = 64;
+
+impl Residency {
+    fn new(file_size_bytes: usize) -> Residency {
+        let chunk = file_size_bytes.div_ceil(READ_CHUNKS).max(1);
+        Residency {
+            chunk_bytes: chunk.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES,
+            read_chunks: AtomicU64::new(0),
+            read_chunks_before: AtomicU64::new(0),
+            released_upto: AtomicUsize::new(0),
+        }
+    }
+
+    /// Records a read of [from, to) (to > from). A load, and a store only the first time a
+    /// chunk is touched after a release, so readers do not contend on it.
+    #[inline]
+    fn note_read(&self, from: usize, to: usize) {
+        let first = from / self.chunk_bytes;
+        let last = (to - 1) / self.chunk_bytes;
+        let bits = chunk_bits(first, last);
+        if self.read_chunks.load(Ordering::Relaxed) & bits != bits {
+            self.read_chunks.fetch_or(bits, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Bits `first..=last` (clamped to the 64 chunks).
+fn chunk_bits(first: usize, last: usize) -> u64 {
+    let first = first.min(READ_CHUNKS - 1);
+    let last = last.min(READ_CHUNKS - 1);
+    let upto = if last == READ_CHUNKS - 1 {
+        u64::MAX
+    } else {
+        (1u64 << (last + 1)) - 1
+    };
+    upto & !((1u64 << first) - 1)
 }
 
 impl std::fmt::Debug for MappedFile {
@@ -173,6 +229,7 @@ impl MappedFile {
             flushed_pos: AtomicUsize::new(wrote),
             write_lock: Mutex::new(()),
             flush_lock: Mutex::new(()),
+            residency: Residency::new(size),
         }
     }
 
@@ -229,6 +286,9 @@ impl MappedFile {
         if end > self.wrote_pos() {
             return None;
         }
+        if len > 0 {
+            self.residency.note_read(pos, end);
+        }
         Some(Bytes::from_owner(MappedView {
             region: Arc::clone(&self.region),
             start: pos,
@@ -243,6 +303,9 @@ impl MappedFile {
         };
         if end > self.wrote_pos() {
             return false;
+        }
+        if end > pos {
+            self.residency.note_read(pos, end);
         }
         // SAFETY: the source range is inside the mapping and published (never written while
         // shared); `dst` is a distinct Rust buffer, so the ranges cannot overlap.
@@ -359,6 +422,8 @@ impl MappedFile {
             .flush_range(pos, self.file_size_bytes - pos)?;
         *self.wrote_pos.get_mut() = pos;
         *self.flushed_pos.get_mut() = pos;
+        let released = self.residency.released_upto.get_mut();
+        *released = (*released).min(pos);
         Ok(())
     }
 
@@ -367,6 +432,8 @@ impl MappedFile {
         assert!(pos <= self.file_size_bytes);
         *self.wrote_pos.get_mut() = pos;
         *self.flushed_pos.get_mut() = pos;
+        let released = self.residency.released_upto.get_mut();
+        *released = (*released).min(pos);
     }
 
     /// Touches every page so that later appends do not page-fault (`warmMapedFileEnable`).
@@ -415,7 +482,13 @@ impl MappedFile {
     /// page cache (dirty pages are still written back) and a later read faults it in again.
     pub fn release_pages(&self, from: usize, to: usize) -> io::Result<()> {
         let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
-        let end = to.min(self.file_size_bytes) / OS_PAGE_BYTES * OS_PAGE_BYTES;
+        // The end of the file releases its last partial page too (the kernel rounds the length
+        // up to a page, and nothing follows the file in its mapping).
+        let end = if to >= self.file_size_bytes {
+            self.file_size_bytes
+        } else {
+            to / OS_PAGE_BYTES * OS_PAGE_BYTES
+        };
         if start >= end {
             return Ok(());
         }
@@ -436,6 +509,78 @@ impl MappedFile {
         {
             Ok(())
         }
+    }
+
+    /// Where the written part has been released up to ([`MappedFile::release_written`]).
+    pub fn released_upto(&self) -> usize {
+        self.residency.released_upto.load(Ordering::Acquire)
+    }
+
+    /// Releases the published bytes below `upto` (rounded down to a page) that were not
+    /// released yet, once at least `min_bytes` of them have accumulated (a full file's rest
+    /// always goes). Returns the bytes released.
+    pub fn release_written(&self, upto: usize, min_bytes: usize) -> io::Result<usize> {
+        let wrote = self.wrote_pos();
+        let upto = if upto >= wrote && wrote == self.file_size_bytes {
+            wrote
+        } else {
+            upto.min(wrote) / OS_PAGE_BYTES * OS_PAGE_BYTES
+        };
+        let done = self.released_upto();
+        if upto <= done || (upto - done < min_bytes && upto < self.file_size_bytes) {
+            return Ok(0);
+        }
+        // Two releasers (the allocator and the trimmer) may race: each range goes once.
+        let done = self
+            .residency
+            .released_upto
+            .fetch_max(upto, Ordering::AcqRel);
+        if upto <= done {
+            return Ok(0);
+        }
+        self.release_pages(done, upto)?;
+        Ok(upto - done)
+    }
+
+    /// Releases the chunks readers touched since the last call (and the call before), except
+    /// what lies at or after `keep_from` (the part writers and close readers are still using).
+    /// Returns the bytes of the ranges released (mapped or not).
+    pub fn release_read(&self, keep_from: usize) -> io::Result<usize> {
+        if self.residency.read_chunks.load(Ordering::Relaxed) == 0
+            && self.residency.read_chunks_before.load(Ordering::Relaxed) == 0
+        {
+            return Ok(0);
+        }
+        let now = self.residency.read_chunks.swap(0, Ordering::AcqRel);
+        let before = self
+            .residency
+            .read_chunks_before
+            .swap(now, Ordering::AcqRel);
+        let mut bits = now | before;
+        let chunk = self.residency.chunk_bytes;
+        let mut released = 0;
+        while bits != 0 {
+            // One madvise per run of set bits.
+            let first = bits.trailing_zeros() as usize;
+            let run = (bits >> first).trailing_ones() as usize;
+            let last = first + run - 1;
+            bits &= !chunk_bits(first, last);
+            let from = first * chunk;
+            let to = ((last + 1) * chunk)
+                .min(self.file_size_bytes)
+                .min(keep_from);
+            if from < to {
+                self.release_pages(from, to)?;
+                released += to - from;
+            }
+        }
+        Ok(released)
+    }
+
+    /// Both of the above: the written part below `keep_from` (batched by `min_bytes`) and
+    /// whatever readers touched below it.
+    pub fn release_unused(&self, keep_from: usize, min_bytes: usize) -> io::Result<usize> {
+        Ok(self.release_written(keep_from, min_bytes)? + self.release_read(keep_from)?)
     }
 
     /// Removes the file from disk. Readers holding views keep the mapping until they drop them.
@@ -516,6 +661,42 @@ impl LockedMappedFile {
         self.mmap.flush()
     }
 
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Lets go of the pages of [from, to) (rounded inwards to pages; `to` at or past the end
+    /// means through the end) in this process's page tables, as [`MappedFile::release_pages`].
+    /// Needs no lock: no byte changes.
+    pub fn release_pages(&self, from: usize, to: usize) -> io::Result<()> {
+        let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
+        let end = if to >= self.len {
+            self.len
+        } else {
+            to / OS_PAGE_BYTES * OS_PAGE_BYTES
+        };
+        if start >= end {
+            return Ok(());
+        }
+        #[cfg(unix)]
+        {
+            // SAFETY: a MAP_SHARED file mapping: dropping page-table entries changes no byte
+            // (the next access maps the same page-cache page again, dirty state kept), so a
+            // slice `with` hands out meanwhile still reads and writes the same bytes.
+            unsafe {
+                self.mmap.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    start,
+                    end - start,
+                )
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(())
+        }
+    }
+
     pub fn destroy(&self) -> io::Result<()> {
         match std::fs::remove_file(&self.path) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -589,6 +770,42 @@ mod tests {
         assert!(bytes[100..].iter().all(|&b| b == 0));
     }
 
+    #[test]
+    fn chunk_bits_cover_the_chunks_of_a_range() {
+        assert_eq!(chunk_bits(0, 0), 1);
+        assert_eq!(chunk_bits(1, 3), 0b1110);
+        assert_eq!(chunk_bits(63, 63), 1 << 63);
+        assert_eq!(chunk_bits(0, 63), u64::MAX);
+        assert_eq!(chunk_bits(62, 100), 0b11 << 62);
+    }
+
+    #[test]
+    fn written_bytes_are_released_once_in_steps_and_a_full_file_entirely() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 1 << 20;
+        let f = MappedFile::create(dir.path(), 0, size).unwrap();
+        f.append(100_000, |b| b.fill(3)).unwrap();
+        let step = 64 * 1024;
+        // 50 000 rounds down to 12 pages: less than a step.
+        assert_eq!(f.release_written(50_000, step).unwrap(), 0);
+        assert_eq!(f.release_written(90_000, step).unwrap(), 21 * 4096);
+        assert_eq!(f.released_upto(), 21 * 4096);
+        assert_eq!(f.release_written(90_000, 0).unwrap(), 0);
+        // Never past what is written.
+        assert_eq!(f.release_written(usize::MAX, 0).unwrap(), 3 * 4096);
+        f.append(size - 100_000, |b| b.fill(4)).unwrap();
+        // A full file's rest goes whatever the step.
+        assert_eq!(
+            f.release_written(usize::MAX, usize::MAX).unwrap(),
+            size - 24 * 4096
+        );
+        assert_eq!(f.released_upto(), size);
+        let mut back = vec![0u8; size];
+        assert!(f.read_into(0, &mut back));
+        assert!(back[..100_000].iter().all(|&b| b == 3));
+        assert!(back[100_000..].iter().all(|&b| b == 4));
+    }
+
     /// Resident KiB of the mapping of `path` in this process (`/proc/self/smaps`).
     #[cfg(target_os = "linux")]
     fn resident_kib(path: &Path) -> u64 {
@@ -645,5 +862,46 @@ mod tests {
             .iter()
             .enumerate()
             .all(|(i, &x)| x == (i % 251) as u8));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn chunks_readers_touched_are_released_except_what_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let size = 4 << 20; // 64 chunks of 64 KiB
+        let chunk = 64 * 1024;
+        let f = MappedFile::create(dir.path(), 0, size).unwrap();
+        f.append(size, |b| {
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = (i % 253) as u8;
+            }
+        })
+        .unwrap();
+        let path = dir.path().join(file_name_for_offset(0));
+        assert_eq!(f.release_written(size, 0).unwrap(), size);
+        assert!(resident_kib(&path) <= 8);
+        assert_eq!(f.release_read(size).unwrap(), 0, "nothing read yet");
+
+        let mut back = vec![0u8; size];
+        assert!(f.read_into(0, &mut back));
+        assert!(resident_kib(&path) >= 3 << 10, "read pages are resident");
+        // Everything was read; the last 3 MiB are kept.
+        assert_eq!(f.release_read(1 << 20).unwrap(), 1 << 20);
+        let kept = resident_kib(&path);
+        assert!(
+            ((3 << 10) - 8..=(3 << 10) + 8).contains(&kept),
+            "{kept} KiB"
+        );
+        // The chunks of the last release go once more (a reader may have used a view late).
+        assert_eq!(f.release_read(size).unwrap(), size);
+        assert!(resident_kib(&path) <= 8);
+        assert_eq!(f.release_read(size).unwrap(), 0);
+
+        // A view marks the chunks it covers, across a chunk boundary too.
+        let v = f.view(3 * chunk - 10, 20).unwrap();
+        assert_eq!(v[..], back[3 * chunk - 10..3 * chunk + 10]);
+        assert_eq!(f.release_read(size).unwrap(), 2 * chunk);
+        assert!(f.read_into(0, &mut back));
+        assert!(back.iter().enumerate().all(|(i, &x)| x == (i % 253) as u8));
     }
 }

@@ -161,6 +161,31 @@ impl MappedFileQueue {
         }
     }
 
+    /// Lets go, in this process's page tables, of what lies more than `keep_behind` bytes behind
+    /// the end of the stream: written bytes (in steps of at least `min_bytes`) and whatever
+    /// readers faulted in since the last call. The bytes stay in the page cache. Returns the
+    /// bytes of the ranges released.
+    pub fn release_unused(&self, keep_behind: u64, min_bytes: usize) -> usize {
+        let files = self.snapshot();
+        let Some(last) = files.last() else {
+            return 0;
+        };
+        let keep = (last.file_from_offset() + last.wrote_pos() as u64).saturating_sub(keep_behind);
+        let mut released = 0;
+        for f in &files {
+            let keep_from = keep
+                .saturating_sub(f.file_from_offset())
+                .min(f.file_size_bytes() as u64) as usize;
+            match f.release_unused(keep_from, min_bytes) {
+                Ok(n) => released += n,
+                Err(e) => {
+                    tracing::debug!(path = %f.path().display(), error = %e, "could not release pages of a store file")
+                }
+            }
+        }
+        released
+    }
+
     /// Forgets and deletes files that start at or after `offset` (recovery truncation).
     pub fn remove_files_from(&mut self, offset: u64) -> io::Result<()> {
         let files = self.files_mut();

@@ -3,8 +3,9 @@
 //!
 //! API CONTRACT (the broker is written against it). The work is done in the files named after
 //! RocketMQ's nouns: `mapped_file` (the only `unsafe`), `mapped_file_queue`, `commit_log`,
-//! `consume_queue`, `index`, `flush`, `recovery`, `checkpoint`, `config_file`, and
-//! `default_message_store` (append + dispatch + reads).
+//! `consume_queue`, `index`, `flush`, `recovery`, `checkpoint`, `config_file`, `residency` (which
+//! store pages stay in the broker's page tables), and `default_message_store` (append + dispatch
+//! + reads).
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -27,10 +28,12 @@ mod index;
 mod mapped_file;
 mod mapped_file_queue;
 mod recovery;
+mod residency;
 mod retention;
 
 use default_message_store::DefaultMessageStore;
 pub use default_message_store::{GET_MESSAGE_MAX_BYTES, GET_MESSAGE_MAX_COUNT};
+pub use residency::Released;
 pub use retention::{DiskUsage, FileSystemUsage};
 
 /// How appends become durable.
@@ -262,10 +265,12 @@ impl MessageStore {
                 })
         };
         let threads = vec![
+            spawn("store-open-sync", recovery::sync_abort_marker)?,
             spawn("store-commitlog-flush", flush::run_commit_log_flusher)?,
             spawn("store-logics-flush", flush::run_logics_flusher)?,
             spawn("store-file-allocator", |s| s.commit_log.allocator().run())?,
             spawn("store-cleaner", retention::run_cleaner)?,
+            spawn("store-page-trimmer", residency::run_page_trimmer)?,
         ];
         Ok(Arc::new(MessageStore {
             inner,
@@ -383,6 +388,12 @@ impl MessageStore {
     /// consume queue and index files following. Returns the commitlog files deleted.
     pub fn run_cleaner_once(&self) -> usize {
         retention::clean_once(&self.inner)
+    }
+
+    /// One pass of the page trimmer, now, over every kind of file: lets go of store pages the
+    /// broker no longer needs mapped (they stay in the page cache). Returns what it released.
+    pub fn release_unused_pages(&self) -> Released {
+        residency::release_unused(&self.inner, true)
     }
 
     /// Deletes expired commitlog files at the next cleaner passes whatever the hour (the admin

@@ -10,8 +10,8 @@
 
 use std::fs::{File, OpenOptions};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use crate::protocol::message::{MessageRecord, BLANK_MAGIC, MESSAGE_MAGIC};
 
@@ -100,14 +100,62 @@ pub fn open(mut config: StoreConfig) -> Result<DefaultMessageStore, StoreError> 
         manual_delete_passes: AtomicU32::new(0),
         group_commit: GroupCommit::default(),
         stopper: Stopper::default(),
+        abort_marker: AbortMarker::default(),
         config,
     };
     recover(&mut store, crashed)?;
 
-    // Created only once recovery is done: a crash during recovery recovers again.
+    // Created only once recovery is done: a crash during recovery recovers again. Its
+    // directory entry is made durable by `sync_abort_marker`, off the path to accepting
+    // connections (that fsync waits for a journal commit: 0.1 s on a busy file system);
+    // appends wait for it.
     File::create(&abort_path).map_err(io_err(&abort_path))?;
-    fsync_dir(&root).map_err(io_err(&root))?;
     Ok(store)
+}
+
+/// The abort file on its way to disk. Appends wait until it is there: a crash after data was
+/// written must be noticed at the next start.
+#[derive(Default)]
+pub struct AbortMarker {
+    durable: AtomicBool,
+    /// None while the fsync runs; then whether it succeeded.
+    state: Mutex<Option<bool>>,
+    changed: Condvar,
+}
+
+impl AbortMarker {
+    #[inline]
+    pub fn is_durable(&self) -> bool {
+        self.durable.load(Ordering::Acquire)
+    }
+
+    /// Waits for the fsync; whether the marker is durable.
+    pub fn wait(&self) -> bool {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        while st.is_none() {
+            st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        *st == Some(true)
+    }
+
+    fn set(&self, durable: bool) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(durable);
+        self.durable.store(durable, Ordering::Release);
+        self.changed.notify_all();
+    }
+}
+
+/// Makes the abort file `open` created durable (the store-open-sync thread, started with the
+/// store). On failure the store refuses writes, as after a failed flush.
+pub fn sync_abort_marker(store: &DefaultMessageStore) {
+    match fsync_dir(store.root()) {
+        Ok(()) => store.abort_marker.set(true),
+        Err(e) => {
+            tracing::error!(root = %store.root().display(), error = %e, "could not make the abort file durable; refusing writes");
+            store.write_failed.store(true, Ordering::Release);
+            store.abort_marker.set(false);
+        }
+    }
 }
 
 fn load_consume_queues(dir: &Path, file_size_bytes: usize) -> Result<QueueTable, StoreError> {
@@ -296,12 +344,15 @@ fn recover(store: &mut DefaultMessageStore, crashed: bool) -> Result<(), StoreEr
     st.last_store_timestamp_ms = scanned.last_store_timestamp_ms;
     *store.append.get_mut().unwrap_or_else(|e| e.into_inner()) = st;
     store.dispatched_store_timestamp_ms = AtomicI64::new(scanned.last_store_timestamp_ms);
-    if let Some(last) = store.commit_log.files().last() {
-        store
-            .commit_log
-            .allocator()
-            .request(last.file_from_offset() + last.file_size_bytes() as u64);
-    }
+    // The next file is prepared ahead (the first one of an empty store too, so that the first
+    // send does not wait for its creation).
+    let next = store
+        .commit_log
+        .files()
+        .last()
+        .map(|last| last.file_from_offset() + last.file_size_bytes() as u64)
+        .unwrap_or(0);
+    store.commit_log.allocator().request(next);
     Ok(())
 }
 
@@ -368,6 +419,22 @@ fn redispatch(
 mod tests {
     use super::*;
     use bytes::Bytes;
+
+    #[test]
+    fn appends_wait_for_the_abort_marker_and_learn_whether_it_is_durable() {
+        let marker = Arc::new(AbortMarker::default());
+        assert!(!marker.is_durable());
+        let waiter = {
+            let m = Arc::clone(&marker);
+            std::thread::spawn(move || m.wait())
+        };
+        marker.set(true);
+        assert!(waiter.join().unwrap());
+        assert!(marker.is_durable() && marker.wait());
+        let failed = AbortMarker::default();
+        failed.set(false);
+        assert!(!failed.wait() && !failed.is_durable());
+    }
 
     #[test]
     fn crash_recovery_starts_at_the_newest_file_older_than_the_checkpoint() {
