@@ -481,34 +481,7 @@ impl MappedFile {
     /// that bytes written long ago stop counting in the broker's RSS. The data stays in the
     /// page cache (dirty pages are still written back) and a later read faults it in again.
     pub fn release_pages(&self, from: usize, to: usize) -> io::Result<()> {
-        let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
-        // The end of the file releases its last partial page too (the kernel rounds the length
-        // up to a page, and nothing follows the file in its mapping).
-        let end = if to >= self.file_size_bytes {
-            self.file_size_bytes
-        } else {
-            to / OS_PAGE_BYTES * OS_PAGE_BYTES
-        };
-        if start >= end {
-            return Ok(());
-        }
-        #[cfg(unix)]
-        {
-            // SAFETY: the mapping is MAP_SHARED over a file, so dropping page-table entries
-            // changes no byte anyone can see: the next access maps the same page-cache page
-            // again (a dirty page keeps its dirty state). No reference is invalidated.
-            unsafe {
-                self.region.mmap.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    start,
-                    end - start,
-                )
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(())
-        }
+        release_mapped_pages(&self.region.mmap, self.file_size_bytes, from, to)
     }
 
     /// Where the written part has been released up to ([`MappedFile::release_written`]).
@@ -669,32 +642,7 @@ impl LockedMappedFile {
     /// means through the end) in this process's page tables, as [`MappedFile::release_pages`].
     /// Needs no lock: no byte changes.
     pub fn release_pages(&self, from: usize, to: usize) -> io::Result<()> {
-        let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
-        let end = if to >= self.len {
-            self.len
-        } else {
-            to / OS_PAGE_BYTES * OS_PAGE_BYTES
-        };
-        if start >= end {
-            return Ok(());
-        }
-        #[cfg(unix)]
-        {
-            // SAFETY: a MAP_SHARED file mapping: dropping page-table entries changes no byte
-            // (the next access maps the same page-cache page again, dirty state kept), so a
-            // slice `with` hands out meanwhile still reads and writes the same bytes.
-            unsafe {
-                self.mmap.unchecked_advise_range(
-                    memmap2::UncheckedAdvice::DontNeed,
-                    start,
-                    end - start,
-                )
-            }
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(())
-        }
+        release_mapped_pages(&self.mmap, self.len, from, to)
     }
 
     pub fn destroy(&self) -> io::Result<()> {
@@ -708,6 +656,38 @@ impl LockedMappedFile {
 /// Makes a directory entry (a created, renamed or removed file) durable.
 pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Drops the page-table entries of [from, to) of a MAP_SHARED file mapping of `len` bytes,
+/// rounded inwards to pages; `to` at or past `len` means through the end, whose last partial
+/// page goes too (the kernel rounds the length up to a page, and nothing follows the file in
+/// its mapping). The data stays in the page cache (dirty pages are still written back) and a
+/// later access faults it in again.
+fn release_mapped_pages(mmap: &MmapRaw, len: usize, from: usize, to: usize) -> io::Result<()> {
+    let start = from.div_ceil(OS_PAGE_BYTES) * OS_PAGE_BYTES;
+    let end = if to >= len {
+        len
+    } else {
+        to / OS_PAGE_BYTES * OS_PAGE_BYTES
+    };
+    if start >= end {
+        return Ok(());
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: the mapping is MAP_SHARED over a file, so dropping page-table entries changes
+        // no byte anyone can see: the next access maps the same page-cache page again (a dirty
+        // page keeps its dirty state), and slices handed out meanwhile still read and write the
+        // same bytes. No reference is invalidated.
+        unsafe {
+            mmap.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = mmap;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
