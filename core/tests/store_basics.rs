@@ -9,16 +9,9 @@ use rocketmq::protocol::message::{
     decode_properties, encode_properties, java_hash, sys_flag, MessageRecord,
 };
 use rocketmq::store::{
-    load_config_file, persist_config_file, GetMessageStatus, MessageFilter, MessageStore,
-    PutMessageStatus, StoreConfig, StoreError,
+    load_config_file, persist_config_file, AcceptAll, GetMessageStatus, MessageFilter,
+    MessageStore, PutMessageStatus, StoreConfig, StoreError,
 };
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
 
 struct Tag(i64);
 impl MessageFilter for Tag {
@@ -93,7 +86,7 @@ fn append_then_get_round_trips() {
         );
         assert!(r.flush_waiter.is_none());
     }
-    let got = store.get_message("TopicA", 1, 1, 3, &All);
+    let got = store.get_message("TopicA", 1, 1, 3, &AcceptAll);
     assert_eq!(got.status, GetMessageStatus::Found);
     assert_eq!(got.next_begin_offset, 4);
     assert_eq!((got.min_offset, got.max_offset), (0, 5));
@@ -151,7 +144,7 @@ fn tag_and_property_filters_skip_other_messages() {
 fn get_message_statuses_follow_the_table() {
     let dir = tempfile::tempdir().unwrap();
     let store = MessageStore::open(config(dir.path())).unwrap();
-    let r = store.get_message("Nope", 0, 5, 32, &All);
+    let r = store.get_message("Nope", 0, 5, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset),
         (GetMessageStatus::NoMatchedLogicQueue, 0)
@@ -159,22 +152,22 @@ fn get_message_statuses_follow_the_table() {
     for i in 0..3 {
         store.put_message(msg("T", 0, &format!("m{i}"), &[]));
     }
-    let r = store.get_message("T", 0, 3, 32, &All);
+    let r = store.get_message("T", 0, 3, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset),
         (GetMessageStatus::OffsetOverflowOne, 3)
     );
-    let r = store.get_message("T", 0, 9, 32, &All);
+    let r = store.get_message("T", 0, 9, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset),
         (GetMessageStatus::OffsetOverflowBadly, 3)
     );
-    let r = store.get_message("T", 0, -1, 32, &All);
+    let r = store.get_message("T", 0, -1, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset),
         (GetMessageStatus::OffsetTooSmall, 0)
     );
-    let r = store.get_message("T", 0, 0, 32, &All);
+    let r = store.get_message("T", 0, 0, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset, r.messages.len()),
         (GetMessageStatus::Found, 3, 3)
@@ -210,7 +203,7 @@ fn commit_log_rolls_to_a_new_file_behind_a_blank_marker() {
         &first[blank_at + 4..blank_at + 8],
         &0xCBD43194u32.to_be_bytes()
     );
-    let r = store.get_message("T", 0, 0, 32, &All);
+    let r = store.get_message("T", 0, 0, 32, &AcceptAll);
     assert_eq!(r.messages.len(), 12);
     // Too big for a file at all.
     let r = store.put_message(msg("T", 0, &"y".repeat(1000), &[]));
@@ -218,7 +211,7 @@ fn commit_log_rolls_to_a_new_file_behind_a_blank_marker() {
     store.shutdown();
     drop(store);
     let store = MessageStore::open(cfg).unwrap();
-    let r = store.get_message("T", 0, 0, 32, &All);
+    let r = store.get_message("T", 0, 0, 32, &AcceptAll);
     assert_eq!(r.messages.len(), 12);
     assert_eq!(
         store
@@ -253,7 +246,7 @@ fn restart_keeps_every_message_and_offset() {
     assert_eq!(store.max_phy_offset(), max_phy);
     assert_eq!(store.max_offset_in_queue("T", 0), 14);
     assert_eq!(store.max_offset_in_queue("T", 1), 13);
-    let r = store.get_message("T", 1, 0, 32, &All);
+    let r = store.get_message("T", 1, 0, 32, &AcceptAll);
     assert_eq!(r.messages.len(), 13);
     assert_eq!(bodies(&r.messages)[12], "m37");
     let next = store.put_message(msg("T", 1, "new", &[])).append.unwrap();
@@ -410,7 +403,7 @@ fn deleted_topics_lose_their_queues() {
     store.delete_topics(&["Gone".to_string()]);
     assert!(!dir.path().join("consumequeue").join("Gone").exists());
     assert_eq!(
-        store.get_message("Gone", 0, 0, 32, &All).status,
+        store.get_message("Gone", 0, 0, 32, &AcceptAll).status,
         GetMessageStatus::NoMatchedLogicQueue
     );
     assert_eq!(store.queue_ids().len(), 1);

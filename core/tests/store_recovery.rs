@@ -6,15 +6,8 @@ use std::io::{Seek, SeekFrom, Write};
 use bytes::Bytes;
 use rocketmq::protocol::message::{encode_properties, MessageRecord};
 use rocketmq::store::{
-    FlushDiskType, GetMessageStatus, MessageFilter, MessageStore, PutMessageStatus, StoreConfig,
+    AcceptAll, FlushDiskType, GetMessageStatus, MessageStore, PutMessageStatus, StoreConfig,
 };
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     StoreConfig {
@@ -56,7 +49,7 @@ fn all_bodies(store: &MessageStore, queue_id: i32) -> Vec<String> {
     let mut out = Vec::new();
     let mut offset = 0;
     loop {
-        let r = store.get_message("T", queue_id, offset, 32, &All);
+        let r = store.get_message("T", queue_id, offset, 32, &AcceptAll);
         if r.status != GetMessageStatus::Found {
             return out;
         }

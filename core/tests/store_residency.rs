@@ -9,9 +9,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use rocketmq::protocol::message::{encode_properties, MessageRecord};
-use rocketmq::store::{
-    GetMessageStatus, MessageFilter, MessageStore, PutMessageStatus, StoreConfig,
-};
+use rocketmq::store::{AcceptAll, GetMessageStatus, MessageStore, PutMessageStatus, StoreConfig};
 
 const MIB: u64 = 1024 * 1024;
 const BIG_BODY_BYTES: usize = 16 * 1024;
@@ -25,16 +23,6 @@ const SMALL_MESSAGES: usize = 40_000;
 const COMMIT_LOG_RESIDENT_MAX_KIB: u64 = 30 * 1024;
 /// Consume queue and index: 64 KiB windows, 64 KiB steps, a few pages (index slots: 4 KiB).
 const LOGICS_RESIDENT_MAX_KIB: u64 = 160;
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-    fn needs_properties(&self) -> bool {
-        false
-    }
-}
 
 /// Resident KiB of this process's mappings of files under `dir`: (commitlog, consume queues,
 /// index).
@@ -112,7 +100,7 @@ fn read_all(store: &MessageStore, messages: usize, len: usize) {
     let mut offset = 0;
     let mut seen = 0;
     while offset < messages as i64 {
-        let r = store.get_message("Resident", 0, offset, 32, &All);
+        let r = store.get_message("Resident", 0, offset, 32, &AcceptAll);
         assert_eq!(r.status, GetMessageStatus::Found, "at {offset}");
         for rec in &r.messages {
             let (m, _) = MessageRecord::decode(rec, true).unwrap();

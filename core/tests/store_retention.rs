@@ -10,15 +10,8 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use rocketmq::protocol::message::MessageRecord;
 use rocketmq::store::{
-    DiskUsage, GetMessageStatus, MessageFilter, MessageStore, PutMessageStatus, StoreConfig,
+    AcceptAll, DiskUsage, GetMessageStatus, MessageStore, PutMessageStatus, StoreConfig,
 };
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
 
 /// A disk whose fullness the test sets, in percent.
 #[derive(Default)]
@@ -146,12 +139,15 @@ fn expired_commit_log_files_go_at_the_delete_hour_and_queues_follow() {
     assert_eq!(store.min_phy_offset(), 2048);
     // Six messages were in the deleted files; their queue entries are behind the min offset.
     assert_eq!(store.min_offset_in_queue("T", 0), 6);
-    let r = store.get_message("T", 0, 0, 32, &All);
+    let r = store.get_message("T", 0, 0, 32, &AcceptAll);
     assert_eq!(
         (r.status, r.next_begin_offset),
         (GetMessageStatus::OffsetTooSmall, 6)
     );
-    assert_eq!(store.get_message("T", 0, 6, 32, &All).messages.len(), 9);
+    assert_eq!(
+        store.get_message("T", 0, 6, 32, &AcceptAll).messages.len(),
+        9
+    );
     // Consume queue files (4 entries each) that only point at deleted messages are gone.
     assert!(!dir
         .path()

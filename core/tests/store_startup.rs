@@ -4,18 +4,9 @@
 
 use bytes::Bytes;
 use rocketmq::protocol::message::MessageRecord;
-use rocketmq::store::{
-    GetMessageStatus, MessageFilter, MessageStore, PutMessageStatus, StoreConfig,
-};
+use rocketmq::store::{AcceptAll, GetMessageStatus, MessageStore, PutMessageStatus, StoreConfig};
 
 const FILE_BYTES: u64 = 1024 * 1024;
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
 
 fn config(dir: &std::path::Path) -> StoreConfig {
     StoreConfig {
@@ -48,7 +39,7 @@ fn the_first_put_into_an_empty_store_lands_at_offset_zero_and_survives_a_restart
     assert!(!dir.path().join("abort").exists());
     drop(store);
     let store = MessageStore::open(config(dir.path())).unwrap();
-    let got = store.get_message("T", 0, 0, 10, &All);
+    let got = store.get_message("T", 0, 0, 10, &AcceptAll);
     assert_eq!(got.status, GetMessageStatus::Found);
     assert_eq!(got.messages.len(), 1);
     store.shutdown();
@@ -71,7 +62,7 @@ fn a_crash_after_the_first_file_was_prepared_leaves_a_store_that_opens_empty() {
     let r = store.put_message(msg("after the crash"));
     assert_eq!(r.status, PutMessageStatus::PutOk);
     assert_eq!(r.append.unwrap().wrote_offset, 0);
-    let got = store.get_message("T", 0, 0, 10, &All);
+    let got = store.get_message("T", 0, 0, 10, &AcceptAll);
     assert_eq!(got.messages.len(), 1);
     store.shutdown();
 }

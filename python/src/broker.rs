@@ -17,7 +17,7 @@ use rocketmq::broker::BrokerInner;
 use rocketmq::embedded::{EmbeddedCluster, EmbeddedConfig};
 use rocketmq::protocol::bodies::{SubscriptionGroupConfig, TopicConfig, PERM_READ, PERM_WRITE};
 use rocketmq::protocol::message::MessageRecord;
-use rocketmq::store::MessageFilter;
+use rocketmq::store::AcceptAll;
 
 use crate::errors;
 use crate::received::ReceivedMessage;
@@ -42,18 +42,6 @@ pub struct EmbeddedBroker {
     namesrv_addr: String,
     broker_addr: String,
     store_dir: PathBuf,
-}
-
-/// Reads every message of a queue: inspection does not filter.
-struct AcceptAll;
-
-impl MessageFilter for AcceptAll {
-    fn matches_tags_code(&self, _tags_code: i64) -> bool {
-        true
-    }
-    fn needs_properties(&self) -> bool {
-        false
-    }
 }
 
 impl EmbeddedBroker {

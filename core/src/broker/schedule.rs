@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::topic_config::SCHEDULE_TOPIC;
 use super::BrokerInner;
 use crate::protocol::message::{decode_properties, encode_properties, property, MessageRecord};
-use crate::store::{load_config_file, persist_config_file, MessageFilter, PutMessageStatus};
+use crate::store::{load_config_file, persist_config_file, AcceptAll, PutMessageStatus};
 
 /// How often an idle level looks again.
 const IDLE_POLL: Duration = Duration::from_millis(100);
@@ -61,13 +61,6 @@ pub struct ScheduleService {
     pub levels_ms: Vec<i64>,
     /// level → next SCHEDULE_TOPIC_XXXX queue offset to deliver.
     offsets: Mutex<BTreeMap<i32, i64>>,
-}
-
-struct AcceptAll;
-impl MessageFilter for AcceptAll {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
 }
 
 impl ScheduleService {

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::BrokerInner;
 use crate::protocol::message::{decode_properties, encode_properties, property, MessageRecord};
 use crate::store::{
-    load_config_file, persist_config_file, GetMessageStatus, MessageFilter, PutMessageStatus,
+    load_config_file, persist_config_file, AcceptAll, GetMessageStatus, PutMessageStatus,
 };
 
 pub const TIMER_TOPIC: &str = "rmq_sys_wheel_timer";
@@ -79,13 +79,6 @@ pub struct TimerService {
     wake: tokio::sync::Notify,
 }
 
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
-
 impl TimerService {
     pub fn load(path: PathBuf) -> std::io::Result<Self> {
         let mut checkpoint = Checkpoint::default();
@@ -137,7 +130,9 @@ impl TimerService {
     fn scan(&self, inner: &BrokerInner) {
         let mut offset = self.state.lock().unwrap().scanned_to;
         loop {
-            let r = inner.store.get_message(TIMER_TOPIC, 0, offset, 256, &All);
+            let r = inner
+                .store
+                .get_message(TIMER_TOPIC, 0, offset, 256, &AcceptAll);
             if r.status != GetMessageStatus::Found {
                 if matches!(r.status, GetMessageStatus::OffsetTooSmall) {
                     offset = r.next_begin_offset;

@@ -9,17 +9,10 @@ use super::topic_config::{TRANS_CHECK_MAX_TIME_TOPIC, TRANS_HALF_TOPIC, TRANS_OP
 use super::BrokerInner;
 use crate::protocol::message::{decode_properties, encode_properties, property, MessageRecord};
 use crate::protocol::{ids, request_code, RemotingCommand};
-use crate::store::{GetMessageStatus, MessageFilter, PutMessageStatus};
+use crate::store::{AcceptAll, GetMessageStatus, PutMessageStatus};
 
 /// The internal group whose offset on the half topic records how far checks got.
 pub const CHECK_GROUP: &str = "CID_RMQ_SYS_TRANS";
-
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-}
 
 /// The queue offset a decision about this half message is recorded under: the original half
 /// message's, carried by check-back copies in `TRAN_PREPARED_QUEUE_OFFSET`.
@@ -51,7 +44,7 @@ impl TransactionService {
         loop {
             let r = inner
                 .store
-                .get_message(TRANS_OP_HALF_TOPIC, 0, offset, 256, &All);
+                .get_message(TRANS_OP_HALF_TOPIC, 0, offset, 256, &AcceptAll);
             if r.status != GetMessageStatus::Found {
                 break;
             }
@@ -86,7 +79,7 @@ impl TransactionService {
         'scan: loop {
             let r = inner
                 .store
-                .get_message(TRANS_HALF_TOPIC, 0, offset, 64, &All);
+                .get_message(TRANS_HALF_TOPIC, 0, offset, 64, &AcceptAll);
             if r.status != GetMessageStatus::Found {
                 break;
             }

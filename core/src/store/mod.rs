@@ -223,6 +223,18 @@ pub trait MessageFilter: Send + Sync {
     }
 }
 
+/// Every message: for readers that do not filter (the broker's own services, inspection, tests).
+pub struct AcceptAll;
+
+impl MessageFilter for AcceptAll {
+    fn matches_tags_code(&self, _tags_code: i64) -> bool {
+        true
+    }
+    fn needs_properties(&self) -> bool {
+        false
+    }
+}
+
 /// Called (on the appending thread, after the consume queue entry is written) for every message
 /// dispatched to a consume queue: topic, queue id, the queue's new max offset, tags code, and
 /// the message properties still encoded (`decode_properties` reads them; the store does not

@@ -28,7 +28,7 @@ use rocketmq::protocol::json::from_fastjson;
 use rocketmq::protocol::message::{decode_properties, encode_properties, MessageRecord};
 use rocketmq::protocol::{request_code, response_code, RemotingCommand};
 use rocketmq::remoting::RemotingClient;
-use rocketmq::store::{MessageFilter, MessageStore, StoreConfig};
+use rocketmq::store::{AcceptAll, MessageStore, StoreConfig};
 use serde::{Deserialize, Serialize};
 
 const TOPIC: &str = "CompatTopic";
@@ -438,16 +438,6 @@ async fn verify(broker: &str, namesrv: &str, m: &Manifest, check_offsets: bool) 
     );
 }
 
-struct All;
-impl MessageFilter for All {
-    fn matches_tags_code(&self, _: i64) -> bool {
-        true
-    }
-    fn needs_properties(&self) -> bool {
-        false
-    }
-}
-
 fn verify_store(
     dir: PathBuf,
     commit_log_bytes: u64,
@@ -476,7 +466,7 @@ fn verify_store(
         );
         let mut offset = 0;
         while offset < max {
-            let r = store.get_message(TOPIC, q, offset, 32, &All);
+            let r = store.get_message(TOPIC, q, offset, 32, &AcceptAll);
             check!(!r.messages.is_empty(), "get {q}/{offset}: {:?}", r.status);
             for raw in &r.messages {
                 let (rec, _) = MessageRecord::decode(raw, true)
