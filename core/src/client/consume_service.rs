@@ -260,7 +260,7 @@ fn run_listener(inner: &PushInner, msgs: &[MessageExt], ctx: &ConsumeContext) ->
 /// Concurrent deliveries taken together by one consume thread (all of one consumer): one
 /// listener call for those whose queue is still ours, then each one's result.
 fn consume_deliveries(deliveries: Vec<Delivery>) {
-    let mut live: Vec<Delivery> = deliveries
+    let live: Vec<Delivery> = deliveries
         .into_iter()
         .filter(|d| !d.pq.is_dropped())
         .collect();
@@ -300,7 +300,7 @@ fn consume_deliveries(deliveries: Vec<Delivery>) {
             None => vec![ConsumeResult::ReconsumeLater; calls.len()],
         }
     };
-    for (d, result) in live.drain(..).zip(results) {
+    for (d, result) in live.into_iter().zip(results) {
         inner.finish_concurrently(d.mq, d.pq, d.msgs, result);
     }
 }
