@@ -82,6 +82,10 @@ enum Command {
         /// Seconds to run.
         #[arg(short = 'd', long, default_value_t = 10)]
         duration_secs: u64,
+        /// Producer: each sender an OS thread making blocking sends (as the C, Go and Python
+        /// bindings do) instead of a task on the runtime.
+        #[arg(long)]
+        blocking: bool,
     },
     /// A broker alone, registering with the given name servers.
     Broker {
@@ -206,6 +210,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             size,
             batch,
             duration_secs,
+            blocking,
         } => {
             use rocketmq::client::bench::{self, BenchConfig, BenchMode};
             let mode = match mode.as_str() {
@@ -213,6 +218,11 @@ async fn run(cli: Cli) -> Result<(), String> {
                 "consumer" => BenchMode::Consumer,
                 other => return Err(format!("--mode {other}: use producer or consumer")),
             };
+            if blocking && mode == BenchMode::Consumer {
+                return Err(
+                    "--blocking is for the producer (consume threads are threads already)".into(),
+                );
+            }
             let report = bench::run(BenchConfig {
                 namesrv_addr,
                 topic,
@@ -221,6 +231,7 @@ async fn run(cli: Cli) -> Result<(), String> {
                 threads,
                 message_size_bytes: size,
                 batch_size: batch,
+                blocking,
                 duration: std::time::Duration::from_secs(duration_secs),
                 ..Default::default()
             })

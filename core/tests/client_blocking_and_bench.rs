@@ -138,7 +138,7 @@ fn bench_reports_send_and_consume_rates() {
     assert_eq!(sent.failures, 0);
     assert!(sent.max_rt_ms >= sent.p99_rt_ms && sent.p99_rt_ms >= 0.0);
     let batched = bench::run_blocking(BenchConfig {
-        namesrv_addr: ns,
+        namesrv_addr: ns.clone(),
         topic: "BenchTopic".into(),
         batch_size: 16,
         duration: Duration::from_secs(1),
@@ -146,6 +146,31 @@ fn bench_reports_send_and_consume_rates() {
     })
     .unwrap();
     assert_eq!(batched.messages % 16, 0);
+    // Senders as OS threads making blocking sends, as the bindings do: every send they count
+    // is in the store.
+    blocking::block_on(support::create_topic(
+        c.namesrv_addr(),
+        &[c.broker_addr()],
+        "BenchBlocking",
+        4,
+    ));
+    let threaded = bench::run_blocking(BenchConfig {
+        namesrv_addr: ns,
+        topic: "BenchBlocking".into(),
+        group: "bench_blocking".into(),
+        threads: 3,
+        blocking: true,
+        duration: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .unwrap();
+    assert!(threaded.messages > 0);
+    assert_eq!(threaded.failures, 0);
+    let store = &c.broker().unwrap().inner().store;
+    let stored: i64 = (0..4)
+        .map(|q| store.max_offset_in_queue("BenchBlocking", q))
+        .sum();
+    assert_eq!(stored as u64, threaded.messages);
     let received = consumer.join().unwrap();
     assert!(
         received.messages > 0,

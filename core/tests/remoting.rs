@@ -30,6 +30,13 @@ impl RequestHandler for Echo {
                         .ok()?;
                     Some(RemotingCommand::response_to(&req, 0, back.remark))
                 }
+                // Never answered.
+                1002 => None,
+                // Answered by closing the connection.
+                1003 => {
+                    ch.close().await;
+                    None
+                }
                 _ => Some(Channel::not_supported(&req)),
             }
         })
@@ -197,4 +204,146 @@ async fn pending_requests_fail_when_the_peer_goes_away() {
         )
         .await;
     assert!(err.is_err());
+}
+
+// A blocking caller (an application thread in `client::blocking`, as every binding's send is)
+// reads its own reply from the socket when it is the only one waiting on the connection,
+// instead of parking until the reader task hands the reply over. These run the transport from
+// plain threads, as the bindings do, with checks every millisecond so that callers keep
+// starting and stopping to read, alongside runtime tasks on the same connection.
+
+fn blocking<T: Send>(f: impl std::future::Future<Output = T> + Send) -> T {
+    rocketmq::client::blocking::block_on_checking(f, Duration::from_millis(1), || None::<()>)
+        .unwrap()
+}
+
+#[test]
+fn blocking_callers_and_tasks_share_a_connection_and_each_gets_its_own_reply() {
+    let (srv, _) = rocketmq::client::blocking::block_on(server());
+    let addr = srv.local_addr.to_string();
+    let client = RemotingClient::default();
+    const PER_THREAD: usize = 300;
+    // Sizes from a few bytes to frames larger than the connection's 64 KiB read buffer, so
+    // that replies arrive in pieces and readers change between the pieces.
+    let size = |t: usize, i: usize| match (t + i) % 7 {
+        0 => 200_000 + i,
+        1 | 2 => 20_000 + i,
+        _ => i % 100,
+    };
+    let async_done = Arc::new(AtomicUsize::new(0));
+    let tasks = {
+        let (client, addr, done) = (client.clone(), addr.clone(), async_done.clone());
+        rocketmq::client::blocking::runtime().spawn(async move {
+            for i in 0..PER_THREAD {
+                let body: Vec<u8> = (0..size(99, i)).map(|b| (b + i) as u8).collect();
+                let req = RemotingCommand::request(1000).with_body(body.clone());
+                let resp = client
+                    .invoke(&addr, req, Duration::from_secs(30))
+                    .await
+                    .unwrap();
+                assert_eq!(&resp.body[..], &body[..], "task request {i}");
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+        })
+    };
+    std::thread::scope(|s| {
+        for t in 0..6 {
+            let (client, addr) = (&client, &addr);
+            s.spawn(move || {
+                for i in 0..PER_THREAD {
+                    let body: Vec<u8> = (0..size(t, i)).map(|b| (b * 31 + t + i) as u8).collect();
+                    let req = RemotingCommand::request(1000).with_body(body.clone());
+                    let resp = blocking(client.invoke(addr, req, Duration::from_secs(30)))
+                        .unwrap_or_else(|e| panic!("thread {t} request {i}: {e}"));
+                    assert_eq!(resp.code, 0);
+                    assert_eq!(&resp.body[..], &body[..], "thread {t} request {i}");
+                    if i % 50 == t {
+                        // Now and then one caller is alone on the connection for a while.
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            });
+        }
+    });
+    rocketmq::client::blocking::block_on(tasks).unwrap();
+    assert_eq!(async_done.load(Ordering::SeqCst), PER_THREAD);
+    rocketmq::client::blocking::block_on(srv.shutdown());
+}
+
+#[test]
+fn a_request_from_the_peer_is_served_while_a_blocking_caller_reads() {
+    let (srv, _) = rocketmq::client::blocking::block_on(server());
+    let addr = srv.local_addr.to_string();
+    let client = RemotingClient::new(Arc::new(ClientSide));
+    // The only caller on the connection: it reads the server's request (code 2000) before its
+    // own reply, which the server sends only once the client has answered that request.
+    for _ in 0..50 {
+        let resp = blocking(client.invoke(
+            &addr,
+            RemotingCommand::request(1001),
+            Duration::from_secs(10),
+        ))
+        .unwrap();
+        assert_eq!(resp.remark.as_deref(), Some("from client"));
+    }
+    rocketmq::client::blocking::block_on(srv.shutdown());
+}
+
+#[test]
+fn a_blocking_caller_times_out_on_time_and_sees_a_close_at_once() {
+    let (srv, _) = rocketmq::client::blocking::block_on(server());
+    let addr = srv.local_addr.to_string();
+    let client = RemotingClient::default();
+    // Without checks (plain `block_on`), the caller reads until its own deadline.
+    let t = std::time::Instant::now();
+    let err = rocketmq::client::blocking::block_on(client.invoke(
+        &addr,
+        RemotingCommand::request(1002),
+        Duration::from_millis(300),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, rocketmq::remoting::RemotingError::Timeout { .. }),
+        "{err}"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
+    // The connection still works after a caller gave up on it.
+    let resp = rocketmq::client::blocking::block_on(client.invoke(
+        &addr,
+        RemotingCommand::request(1000).with_body(b"after".to_vec()),
+        Duration::from_secs(10),
+    ))
+    .unwrap();
+    assert_eq!(&resp.body[..], b"after");
+    // The server closing the connection ends the wait long before the timeout.
+    let t = std::time::Instant::now();
+    let err = rocketmq::client::blocking::block_on(client.invoke(
+        &addr,
+        RemotingCommand::request(1003),
+        Duration::from_secs(60),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, rocketmq::remoting::RemotingError::Closed { .. }),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t.elapsed()
+    );
+    // A new connection serves the next request.
+    let resp = rocketmq::client::blocking::block_on(client.invoke(
+        &addr,
+        RemotingCommand::request(1000),
+        Duration::from_secs(10),
+    ))
+    .unwrap();
+    assert_eq!(resp.code, 0);
+    rocketmq::client::blocking::block_on(srv.shutdown());
 }

@@ -29,6 +29,9 @@ pub struct BenchConfig {
     pub message_size_bytes: usize,
     /// Messages per send; 1 sends single messages, more uses batch sends.
     pub batch_size: usize,
+    /// Producer mode: each sender an OS thread making blocking calls (`client::blocking`, what
+    /// the C, Go and Python bindings do), instead of a task on the runtime.
+    pub blocking: bool,
     /// How long to run.
     pub duration: Duration,
     /// Print a line every interval.
@@ -45,6 +48,7 @@ impl Default for BenchConfig {
             threads: 1,
             message_size_bytes: 1024,
             batch_size: 1,
+            blocking: false,
             duration: Duration::from_secs(10),
             report_interval: Duration::from_secs(1),
         }
@@ -185,42 +189,89 @@ async fn start_producers(
     // unless the caller asked for bigger ones.
     let body = bytes::Bytes::from(vec![b'x'; config.message_size_bytes]);
     let mut tasks = Vec::new();
+    let mut threads = Vec::new();
     for _ in 0..config.threads {
-        let (p, stats, stop, body) = (producer.clone(), stats.clone(), stop.clone(), body.clone());
-        let (topic, batch) = (config.topic.clone(), config.batch_size);
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                let r = if batch == 1 {
-                    p.send(Message::new(topic.clone(), body.clone()))
-                        .await
-                        .map(|_| ())
-                } else {
-                    let msgs = (0..batch)
-                        .map(|_| Message::new(topic.clone(), body.clone()))
-                        .collect();
-                    p.send_batch(msgs).await.map(|_| ())
-                };
-                match r {
-                    Ok(()) => stats.record(batch as u64, t.elapsed().as_micros() as u64),
-                    Err(e) => {
-                        if stats.failures.fetch_add(1, Ordering::Relaxed) < 5 {
-                            eprintln!("send failed: {e}");
-                        }
+        let sender = Sender {
+            producer: producer.clone(),
+            stats: stats.clone(),
+            topic: config.topic.clone(),
+            body: body.clone(),
+            batch: config.batch_size,
+        };
+        let stop = stop.clone();
+        if config.blocking {
+            threads.push(std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if !super::blocking::block_on(sender.send_one()) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
+            }));
+        } else {
+            tasks.push(tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if !sender.send_one().await {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
-            }
-        }));
+            }));
+        }
     }
     Ok(Box::new(move || {
         Box::pin(async move {
             for t in tasks {
                 let _ = t.await;
             }
+            // The stop flag is set: each thread ends after its current send.
+            let _ = tokio::task::spawn_blocking(move || {
+                for t in threads {
+                    let _ = t.join();
+                }
+            })
+            .await;
             producer.shutdown().await;
         })
     }))
+}
+
+/// One sender's loop body, shared by the task and the thread form.
+struct Sender {
+    producer: Producer,
+    stats: Arc<Stats>,
+    topic: String,
+    body: bytes::Bytes,
+    batch: usize,
+}
+
+impl Sender {
+    /// Sends one message (or one batch) and records it; false if it failed.
+    async fn send_one(&self) -> bool {
+        let t = Instant::now();
+        let r = if self.batch == 1 {
+            self.producer
+                .send(Message::new(self.topic.clone(), self.body.clone()))
+                .await
+                .map(|_| ())
+        } else {
+            let msgs = (0..self.batch)
+                .map(|_| Message::new(self.topic.clone(), self.body.clone()))
+                .collect();
+            self.producer.send_batch(msgs).await.map(|_| ())
+        };
+        match r {
+            Ok(()) => {
+                self.stats
+                    .record(self.batch as u64, t.elapsed().as_micros() as u64);
+                true
+            }
+            Err(e) => {
+                if self.stats.failures.fetch_add(1, Ordering::Relaxed) < 5 {
+                    eprintln!("send failed: {e}");
+                }
+                false
+            }
+        }
+    }
 }
 
 async fn start_consumer(

@@ -216,6 +216,9 @@ impl std::task::Wake for CallerWaker {
     }
 }
 
+/// The longest a caller without checks reads the socket for its reply in one go.
+const CALLER_READ_MAX: Duration = Duration::from_secs(3600);
+
 /// Drives `f` on the calling thread, which has entered the client runtime, so the I/O and
 /// timers `f` registers are driven by the runtime's threads; between polls the caller parks
 /// until woken, and calls `check` about every `check_interval`.
@@ -243,7 +246,11 @@ fn wait_on_caller<F: Future, E>(
     let mut next_check = Instant::now().checked_add(check_interval);
     loop {
         waiter.woken.store(false, Ordering::Relaxed);
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+        // A request `f` sends may be answered on this thread, read from the socket here (see
+        // `remoting::blocking_caller`), until the next check is due.
+        let until = next_check.unwrap_or_else(|| Instant::now() + CALLER_READ_MAX);
+        let polled = crate::remoting::blocking_caller(until, || f.as_mut().poll(&mut cx));
+        if let Poll::Ready(out) = polled {
             return Ok(out);
         }
         while !waiter.woken.load(Ordering::Acquire) {

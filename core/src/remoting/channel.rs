@@ -1,19 +1,20 @@
 //! One TCP connection speaking remoting frames, shared by its reader task and any writer.
 
+use std::cell::Cell;
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
+use bytes::{Buf, Bytes};
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
+use super::inbox::ReadBuf;
 use super::RequestHandler;
-use crate::protocol::limits::FRAME_MAX_BYTES;
 use crate::protocol::{response_code, RemotingCommand};
 
 /// Failures of the transport itself (not of a request's processing).
@@ -50,6 +51,18 @@ struct Inner {
     id: u64,
     remote: SocketAddr,
     local: SocketAddr,
+    reader: OwnedReadHalf,
+    /// What was read and not yet cut into frames, and with it the right to read: the reader
+    /// task takes it when the socket turns readable; a blocking caller waiting for its reply
+    /// takes it to read that reply itself (see `Channel::read_for_reply`).
+    inbox: Mutex<ReadBuf>,
+    /// Handles the requests read; dropped when the reader task ends (a handler may own the
+    /// channels that own it).
+    handler: Mutex<Option<Arc<dyn RequestHandler>>>,
+    /// Wakes the reader task when a caller stopped reading with bytes possibly left unread.
+    kick: tokio::sync::Notify,
+    /// Where requests read on this connection are handled.
+    runtime: tokio::runtime::Handle,
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
     /// Frames waiting for the connection. Whoever finds it idle becomes its writer and sends
     /// everything queued — its own frame and those appended meanwhile — in as few system calls
@@ -61,6 +74,41 @@ struct Inner {
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     closed: AtomicBool,
     close_notify: tokio::sync::Notify,
+}
+
+/// How a stint of reading ended.
+enum Read {
+    /// The socket has nothing more now.
+    Drained,
+    /// Bytes were read and their frames dispatched; there may be more.
+    Progress,
+    Eof,
+    Failed(String),
+}
+
+/// A blocking caller reads its own reply only while no other request on the connection awaits
+/// one: with several waiting, the reader task reading all their replies at once costs less than
+/// callers taking turns at the socket (and waking each other).
+const LEAD_MAX_PENDING: usize = 1;
+
+thread_local! {
+    /// Set while a blocking caller's future is polled on its own thread (see `blocking_caller`).
+    static CALLER_MAY_BLOCK_UNTIL: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// Runs `poll` (one poll of a future a blocking caller waits on, on the caller's own thread —
+/// never a runtime thread) allowing `Channel::invoke` to block this thread until `until` reading
+/// its reply from the socket itself, instead of parking until the connection's reader task
+/// hands it over: a thread hand-off less per call.
+pub fn blocking_caller<R>(until: Instant, poll: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Instant>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CALLER_MAY_BLOCK_UNTIL.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(CALLER_MAY_BLOCK_UNTIL.with(|c| c.replace(Some(until))));
+    poll()
 }
 
 /// A cheap handle on one connection.
@@ -103,6 +151,11 @@ impl Channel {
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
                 remote,
                 local,
+                reader: rd,
+                inbox: Mutex::new(ReadBuf::default()),
+                handler: Mutex::new(Some(handler.clone())),
+                kick: tokio::sync::Notify::new(),
+                runtime: tokio::runtime::Handle::current(),
                 writer: tokio::sync::Mutex::new(wr),
                 outbox: Mutex::new(Outbox::default()),
                 serving: AtomicUsize::new(0),
@@ -113,10 +166,11 @@ impl Channel {
         };
         let reader_ch = ch.clone();
         tokio::spawn(async move {
-            let reason = reader_ch.read_loop(rd, handler.clone()).await;
+            let reason = reader_ch.read_loop().await;
             if let Err(e) = reason {
                 tracing::debug!(channel = ?reader_ch, error = %e, "connection closed");
             }
+            *reader_ch.inner.handler.lock().unwrap() = None;
             // Shut our side too, so the peer sees the close even while handles remain.
             reader_ch.close().await;
             handler.on_close(&reader_ch);
@@ -160,66 +214,188 @@ impl Channel {
         let mut w = self.inner.writer.lock().await;
         let _ = w.shutdown().await;
         drop(w);
+        // Also ends reads at once: the reader task, and a caller blocked reading its reply.
+        let _ = rustix::net::shutdown(self.inner.reader.as_ref(), rustix::net::Shutdown::Read);
         self.mark_closed();
     }
 
-    async fn read_loop(
-        &self,
-        rd: OwnedReadHalf,
-        handler: Arc<dyn RequestHandler>,
-    ) -> Result<(), String> {
-        let mut rd = BufReader::with_capacity(64 * 1024, rd);
-        loop {
-            let len = match rd.read_i32().await {
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
-                Err(e) => return Err(e.to_string()),
-            };
-            if len < 4 || len as usize + 4 > FRAME_MAX_BYTES {
-                return Err(format!("frame length {len} outside 4..{FRAME_MAX_BYTES}"));
-            }
-            let mut buf = BytesMut::zeroed(len as usize);
-            rd.read_exact(&mut buf).await.map_err(|e| e.to_string())?;
-            let cmd = RemotingCommand::decode_frame(buf.freeze()).map_err(|e| e.to_string())?;
-            if cmd.is_response() {
-                let waiter = self.inner.pending.lock().unwrap().remove(&cmd.opaque);
-                match waiter {
-                    Some(tx) => {
-                        let _ = tx.send(cmd);
-                    }
-                    None => tracing::debug!(
-                        opaque = cmd.opaque,
-                        "response with no pending request dropped"
-                    ),
-                }
-                continue;
-            }
-            let ch = self.clone();
-            let handler = handler.clone();
-            // Each request runs in its own task so that a slow one (a long poll, a sync flush)
-            // never holds up the requests behind it on this connection.
-            self.inner.serving.fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(async move {
-                let _served = Served(&ch);
-                let oneway = cmd.is_oneway();
-                let code = cmd.code;
-                let opaque = cmd.opaque;
-                let st = cmd.serialize_type;
-                let fut = handler.handle(ch.clone(), cmd);
-                let resp = fut.await;
-                if oneway {
-                    return;
-                }
-                if let Some(mut resp) = resp {
-                    resp.opaque = opaque;
-                    resp.flag |= crate::protocol::command::FLAG_RESPONSE;
-                    resp.serialize_type = st;
-                    if let Err(e) = ch.write(&resp).await {
-                        tracing::debug!(code, error = %e, "writing response failed");
-                    }
-                }
-            });
+    fn try_lock_inbox(&self) -> Option<MutexGuard<'_, ReadBuf>> {
+        match self.inner.inbox.try_lock() {
+            Ok(g) => Some(g),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
         }
+    }
+
+    async fn read_loop(&self) -> Result<(), String> {
+        // Registered once and re-armed when it fires, not once per wake-up.
+        let mut kicked = std::pin::pin!(self.inner.kick.notified());
+        loop {
+            tokio::select! {
+                r = self.inner.reader.readable() => r.map_err(|e| e.to_string())?,
+                _ = &mut kicked => kicked.set(self.inner.kick.notified()),
+            }
+            let outcome = {
+                // Forget the readiness first: bytes arriving from now on raise it again, and
+                // those already here are read below — or by the blocking caller reading now,
+                // which kicks us if it stops with bytes possibly unread. (Reads are plain
+                // system calls, by us and by callers alike, so that neither depends on what
+                // the runtime has seen.)
+                let _ = self.inner.reader.as_ref().try_io(Interest::READABLE, || {
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                });
+                let Some(mut inbox) = self.try_lock_inbox() else {
+                    continue;
+                };
+                // Up to 16 reads before giving the runtime's other tasks a turn.
+                let mut outcome = Read::Progress;
+                for _ in 0..16 {
+                    outcome = self.read_some(&mut inbox, |b| self.raw_read(b));
+                    if !matches!(outcome, Read::Progress) {
+                        break;
+                    }
+                }
+                outcome
+            };
+            match outcome {
+                Read::Drained => {}
+                // There may be more: after the other tasks' turn.
+                Read::Progress => {
+                    self.inner.kick.notify_one();
+                    tokio::task::yield_now().await;
+                }
+                Read::Eof => return Ok(()),
+                Read::Failed(e) => return Err(e),
+            }
+        }
+    }
+
+    /// A non-blocking `read(2)` of the socket.
+    fn raw_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        rustix::io::read(self.inner.reader.as_ref(), buf).map_err(std::io::Error::from)
+    }
+
+    /// One read into the inbox with `read`, then every complete frame dispatched.
+    fn read_some(
+        &self,
+        inbox: &mut ReadBuf,
+        mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
+    ) -> Read {
+        let n = loop {
+            match read(inbox.spare()) {
+                Ok(0) => return Read::Eof,
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Read::Drained,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Read::Failed(e.to_string()),
+            }
+        };
+        inbox.filled(n);
+        loop {
+            match inbox.next_frame() {
+                Ok(Some(frame)) => match RemotingCommand::decode_frame(frame) {
+                    Ok(cmd) => self.dispatch(cmd),
+                    Err(e) => return Read::Failed(e.to_string()),
+                },
+                Ok(None) => return Read::Progress,
+                Err(e) => return Read::Failed(e),
+            }
+        }
+    }
+
+    /// A response goes to its waiter; a request to the handler, in a task of its own.
+    fn dispatch(&self, cmd: RemotingCommand) {
+        if cmd.is_response() {
+            let waiter = self.inner.pending.lock().unwrap().remove(&cmd.opaque);
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(cmd);
+                }
+                None => tracing::debug!(
+                    opaque = cmd.opaque,
+                    "response with no pending request dropped"
+                ),
+            }
+            return;
+        }
+        let Some(handler) = self.inner.handler.lock().unwrap().clone() else {
+            return;
+        };
+        let ch = self.clone();
+        // Each request runs in its own task so that a slow one (a long poll, a sync flush)
+        // never holds up the requests behind it on this connection.
+        self.inner.serving.fetch_add(1, Ordering::Relaxed);
+        self.inner.runtime.spawn(async move {
+            let _served = Served(&ch);
+            let oneway = cmd.is_oneway();
+            let code = cmd.code;
+            let opaque = cmd.opaque;
+            let st = cmd.serialize_type;
+            let fut = handler.handle(ch.clone(), cmd);
+            let resp = fut.await;
+            if oneway {
+                return;
+            }
+            if let Some(mut resp) = resp {
+                resp.opaque = opaque;
+                resp.flag |= crate::protocol::command::FLAG_RESPONSE;
+                resp.serialize_type = st;
+                if let Err(e) = ch.write(&resp).await {
+                    tracing::debug!(code, error = %e, "writing response failed");
+                }
+            }
+        });
+    }
+
+    /// A blocking caller (see `blocking_caller`) reads the socket itself until its reply is in
+    /// `rx` or `until` passes, dispatching whatever else arrives as the reader task would.
+    /// `None`: another reader has the socket, the time ran out, or the connection failed (the
+    /// reader task then sees it too) — wait on `rx` as usual.
+    fn read_for_reply(
+        &self,
+        rx: &mut oneshot::Receiver<RemotingCommand>,
+        until: Instant,
+    ) -> Option<Result<RemotingCommand, RemotingError>> {
+        use rustix::event::{poll, PollFd, PollFlags, Timespec};
+        let mut inbox = self.try_lock_inbox()?;
+        let fd = self.inner.reader.as_ref();
+        let result = loop {
+            match rx.try_recv() {
+                Ok(resp) => break Some(Ok(resp)),
+                Err(oneshot::error::TryRecvError::Closed) => break Some(Err(self.closed_error())),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
+            match self.read_some(&mut inbox, |b| self.raw_read(b)) {
+                Read::Progress => {}
+                Read::Drained => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    if left.is_zero() || self.inner.pending.lock().unwrap().len() > LEAD_MAX_PENDING
+                    {
+                        break None;
+                    }
+                    let timeout = Timespec {
+                        tv_sec: left.as_secs().min(i64::MAX as u64) as i64,
+                        tv_nsec: left.subsec_nanos() as _,
+                    };
+                    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+                    // Readable, timed out or interrupted: look again.
+                    let _ = poll(&mut fds, Some(&timeout));
+                }
+                Read::Eof | Read::Failed(_) => break None,
+            }
+        };
+        drop(inbox);
+        // Bytes that arrived after our last read may have had their readiness consumed by the
+        // reader task while we held the inbox: if any are there, have it read them.
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        let zero = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        if !matches!(poll(&mut fds, Some(&zero)), Ok(0)) {
+            self.inner.kick.notify_one();
+        }
+        result
     }
 
     /// Writes one frame: queued, and sent by this call unless another call is sending already
@@ -272,13 +448,27 @@ impl Channel {
         let opaque = NEXT_OPAQUE.fetch_add(1, Ordering::Relaxed) & i32::MAX;
         cmd.opaque = opaque;
         cmd.flag &= !crate::protocol::command::FLAG_RESPONSE;
-        let (tx, rx) = oneshot::channel();
+        let (tx, mut rx) = oneshot::channel();
         self.inner.pending.lock().unwrap().insert(opaque, tx);
+        let deadline = Instant::now().checked_add(timeout);
         if let Err(e) = self.write(&cmd).await {
             self.inner.pending.lock().unwrap().remove(&opaque);
             return Err(e);
         }
-        match tokio::time::timeout(timeout, rx).await {
+        let mut left = timeout;
+        let caller_until = CALLER_MAY_BLOCK_UNTIL.with(|c| c.get());
+        if let Some(until) =
+            caller_until.filter(|_| self.inner.pending.lock().unwrap().len() <= LEAD_MAX_PENDING)
+        {
+            let until = deadline.map_or(until, |d| d.min(until));
+            if let Some(r) = self.read_for_reply(&mut rx, until) {
+                return r;
+            }
+            if let Some(d) = deadline {
+                left = d.saturating_duration_since(Instant::now());
+            }
+        }
+        match tokio::time::timeout(left, rx).await {
             Ok(Ok(resp)) => Ok(resp),
             Ok(Err(_)) => Err(RemotingError::Closed {
                 addr: self.inner.remote.to_string(),

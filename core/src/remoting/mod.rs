@@ -4,9 +4,10 @@
 
 mod channel;
 mod client;
+mod inbox;
 mod server;
 
-pub use channel::{Channel, RemotingError};
+pub use channel::{blocking_caller, Channel, RemotingError};
 pub use client::RemotingClient;
 pub use server::{RemotingServer, ServerHandle};
 
