@@ -573,7 +573,8 @@ impl Flusher {
             // queue their frames first, so that they leave in this write.
             tokio::task::yield_now().await;
         }
-        let mut w = inner.writer.lock().await;
+        let w = inner.writer.lock().await;
+        let stream: &TcpStream = (*w).as_ref();
         loop {
             if self.batch.is_empty() {
                 let mut ob = inner.outbox.lock().unwrap();
@@ -590,7 +591,20 @@ impl Flusher {
                     .take(MAX_IOV)
                     .map(|b| std::io::IoSlice::new(b))
                     .collect();
-                w.write_vectored(&slices).await
+                // `sendmsg` with MSG_NOSIGNAL, not `writev`: a peer gone away must be an error
+                // here, never a SIGPIPE in the host process (a Go program dies of one; Rust
+                // only ignores it in its own binaries).
+                stream
+                    .async_io(Interest::WRITABLE, || {
+                        rustix::net::sendmsg(
+                            stream,
+                            &slices,
+                            &mut Default::default(),
+                            rustix::net::SendFlags::NOSIGNAL,
+                        )
+                        .map_err(std::io::Error::from)
+                    })
+                    .await
             };
             let mut n = match res {
                 Ok(0) => Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
