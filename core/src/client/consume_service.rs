@@ -17,10 +17,12 @@ use crate::protocol::bodies::MessageQueue;
 use crate::protocol::message::property;
 use crate::protocol::{request_code, response_code, RemotingCommand};
 
+/// An orderly queue's turn.
+type Task = Box<dyn FnOnce() + Send + 'static>;
+
 /// What a consume thread runs.
 pub(crate) enum Job {
-    /// An orderly queue's turn.
-    Task(Box<dyn FnOnce() + Send + 'static>),
+    Task(Task),
     /// Concurrently consumed messages of one queue; a thread may take several together.
     Delivery(Delivery),
 }
@@ -68,7 +70,7 @@ struct JobQueue {
 impl JobQueue {
     /// The next job and, after a delivery, the deliveries taken with it (plus the task that
     /// ended the group, if one did). None once the queue is closed and empty.
-    fn next(&self) -> Option<(Vec<Delivery>, Option<Job>)> {
+    fn next(&self) -> Option<(Vec<Delivery>, Option<Task>)> {
         self.idle.fetch_add(1, Ordering::SeqCst);
         let rx = self.rx.lock().unwrap_or_else(|e| e.into_inner());
         let first = rx.recv();
@@ -77,7 +79,7 @@ impl JobQueue {
         self.queued.fetch_sub(1, Ordering::SeqCst);
         let first = match first {
             Job::Delivery(d) => d,
-            task => return Some((Vec::new(), Some(task))),
+            Job::Task(task) => return Some((Vec::new(), Some(task))),
         };
         let mut group = vec![first];
         if self.max_group > 1 {
@@ -91,7 +93,7 @@ impl JobQueue {
                         self.queued.fetch_sub(1, Ordering::SeqCst);
                         group.push(d);
                     }
-                    Ok(task) => {
+                    Ok(Job::Task(task)) => {
                         self.queued.fetch_sub(1, Ordering::SeqCst);
                         return Some((group, Some(task)));
                     }
@@ -118,13 +120,6 @@ impl Drop for LiveGuard {
         let mut n = self.0.count.lock().unwrap_or_else(|e| e.into_inner());
         *n -= 1;
         self.0.changed.notify_all();
-    }
-}
-
-fn run_job(job: Job) {
-    match job {
-        Job::Task(f) => f(),
-        Job::Delivery(d) => consume_deliveries(vec![d]),
     }
 }
 
@@ -155,8 +150,8 @@ impl ConsumePool {
                         if !group.is_empty() {
                             consume_deliveries(group);
                         }
-                        if let Some(t) = task {
-                            run_job(t);
+                        if let Some(task) = task {
+                            task();
                         }
                     }
                 });
