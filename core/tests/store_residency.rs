@@ -154,16 +154,16 @@ fn consume_queue_and_index_pages_are_released_after_writes_reads_and_queries() {
         let r = store.put_message(msg(i, 16));
         assert_eq!(r.status, PutMessageStatus::PutOk);
     }
-    store.release_unused_pages();
-    let (_, cq, ix) = resident_kib(dir.path());
-    assert!(
-        cq <= LOGICS_RESIDENT_MAX_KIB,
-        "after writing: consume queue {cq} KiB"
-    );
-    assert!(
-        ix <= LOGICS_RESIDENT_MAX_KIB,
-        "after writing: index {ix} KiB"
-    );
+    let logics_released = |when: &str| {
+        store.release_unused_pages();
+        let (_, cq, ix) = resident_kib(dir.path());
+        assert!(
+            cq <= LOGICS_RESIDENT_MAX_KIB,
+            "{when}: consume queue {cq} KiB"
+        );
+        assert!(ix <= LOGICS_RESIDENT_MAX_KIB, "{when}: index {ix} KiB");
+    };
+    logics_released("after writing");
 
     for round in 0..2 {
         read_all(&store, SMALL_MESSAGES, 16);
@@ -171,16 +171,7 @@ fn consume_queue_and_index_pages_are_released_after_writes_reads_and_queries() {
         let found = store.query_message("Resident", "k3", 1024, 0, i64::MAX);
         assert_eq!(found.messages.len(), 1024);
         drop(found);
-        store.release_unused_pages();
-        let (_, cq, ix) = resident_kib(dir.path());
-        assert!(
-            cq <= LOGICS_RESIDENT_MAX_KIB,
-            "round {round}: consume queue {cq} KiB"
-        );
-        assert!(
-            ix <= LOGICS_RESIDENT_MAX_KIB,
-            "round {round}: index {ix} KiB"
-        );
+        logics_released(&format!("round {round}"));
     }
     store.shutdown();
 }
