@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rocketmq::client::{
-    ConsumeContext, ConsumeResult, Message, MessageExt, MessageModel, PushConsumer,
+    ConsumeContext, ConsumeResult, Message, MessageExt, MessageModel, PushConsumer, SharedMessages,
 };
 use support::*;
 
@@ -454,10 +454,13 @@ struct Grouping {
 
 impl rocketmq::client::MessageListener for Grouping {
     fn consume(&self, msgs: &[MessageExt], ctx: &ConsumeContext) -> ConsumeResult {
-        self.consume_each(&[(msgs, ctx)])[0]
+        self.consume_each(&[(&msgs.into(), ctx)])[0]
     }
 
-    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+    fn consume_each(
+        &self,
+        deliveries: &[(&SharedMessages, &ConsumeContext)],
+    ) -> Vec<ConsumeResult> {
         self.calls.lock().unwrap().push(deliveries.len());
         deliveries
             .iter()

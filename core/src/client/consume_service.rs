@@ -9,7 +9,7 @@ use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
 use super::config::retry_topic;
-use super::consumer::{ConsumeContext, ConsumeResult};
+use super::consumer::{ConsumeContext, ConsumeResult, SharedMessages};
 use super::message::{Message, MessageExt};
 use super::process_queue::ProcessQueue;
 use super::push_consumer::PushInner;
@@ -31,7 +31,8 @@ pub(crate) struct Delivery {
     inner: Arc<PushInner>,
     mq: MessageQueue,
     pq: Arc<ProcessQueue>,
-    msgs: Vec<MessageExt>,
+    /// Shared with the listener, which may keep them (see `MessageListener::consume_each`).
+    msgs: SharedMessages,
 }
 
 /// Failed concurrent messages that could not be sent back are consumed again after this.
@@ -270,10 +271,10 @@ fn consume_deliveries(deliveries: Vec<Delivery>) {
         })
         .collect();
     let results = {
-        let calls: Vec<(&[MessageExt], &ConsumeContext)> = live
+        let calls: Vec<(&SharedMessages, &ConsumeContext)> = live
             .iter()
             .zip(&ctxs)
-            .map(|(d, ctx)| (d.msgs.as_slice(), ctx))
+            .map(|(d, ctx)| (&d.msgs, ctx))
             .collect();
         let listener = inner.listener.lock().unwrap().clone();
         let results = listener.and_then(|l| {
@@ -318,7 +319,7 @@ impl PushInner {
             let batch = self.config.consume_batch_max_size;
             let mut msgs = msgs.into_iter();
             loop {
-                let chunk: Vec<MessageExt> = msgs.by_ref().take(batch).collect();
+                let chunk: SharedMessages = msgs.by_ref().take(batch).collect();
                 if chunk.is_empty() {
                     break;
                 }
@@ -331,7 +332,7 @@ impl PushInner {
         self: &Arc<Self>,
         mq: MessageQueue,
         pq: Arc<ProcessQueue>,
-        msgs: Vec<MessageExt>,
+        msgs: SharedMessages,
     ) {
         if let Some(pool) = self.pool.get() {
             pool.submit(Job::Delivery(Delivery {
@@ -349,25 +350,26 @@ impl PushInner {
         self: &Arc<Self>,
         mq: MessageQueue,
         pq: Arc<ProcessQueue>,
-        msgs: Vec<MessageExt>,
+        msgs: SharedMessages,
         result: ConsumeResult,
     ) {
         if pq.is_dropped() {
             // The queue moved to another client, which will deliver these again.
             return;
         }
-        let mut done = msgs;
+        // Offsets of messages to be consumed again here: not done with yet.
+        let mut retried: Vec<i64> = Vec::new();
         if result == ConsumeResult::ReconsumeLater {
             if self.is_clustering() {
                 let Some(rt) = self.runtime.get() else { return };
                 let mut failed = Vec::new();
-                for m in &done {
+                for m in msgs.iter() {
                     if !rt.block_on(self.send_back(m)) {
                         failed.push(m.clone());
                     }
                 }
                 if !failed.is_empty() {
-                    done.retain(|m| !failed.iter().any(|f| f.queue_offset == m.queue_offset));
+                    retried = failed.iter().map(|f| f.queue_offset).collect();
                     for f in &mut failed {
                         f.reconsume_times += 1;
                     }
@@ -376,18 +378,22 @@ impl PushInner {
                     rt.spawn(async move {
                         tokio::time::sleep(LOCAL_RETRY_DELAY).await;
                         if !pq2.is_dropped() && me.is_running() {
-                            me.submit_concurrently(mq2, pq2, failed);
+                            me.submit_concurrently(mq2, pq2, failed.into());
                         }
                     });
                 }
             } else {
                 tracing::warn!(
-                    count = done.len(),
+                    count = msgs.len(),
                     "broadcasting consumption failed; broadcast messages are not retried"
                 );
             }
         }
-        let offset = pq.remove(&done);
+        let done = msgs
+            .iter()
+            .map(|m| m.queue_offset)
+            .filter(|o| !retried.contains(o));
+        let offset = pq.remove(done);
         if offset >= 0 && !pq.is_dropped() {
             self.offset_store.update(&mq, offset, true);
         }

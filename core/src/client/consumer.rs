@@ -68,6 +68,9 @@ pub struct ConsumeContext {
     pub orderly: bool,
 }
 
+/// One delivery's messages as `MessageListener::consume_each` gets them.
+pub type SharedMessages = Arc<[MessageExt]>;
+
 /// Application code consuming messages. It runs on the consumer's own threads and may block.
 /// A panic counts as `ReconsumeLater`.
 pub trait MessageListener: Send + Sync + 'static {
@@ -79,7 +82,13 @@ pub trait MessageListener: Send + Sync + 'static {
     /// queued than idle consume threads could take, so a listener with a fixed price per call
     /// (the Python binding takes the GIL) pays it once for all of them. The default calls
     /// `consume` for each.
-    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+    ///
+    /// The messages come shared: a listener that keeps them past its call (the Python
+    /// binding's message objects) clones the `Arc`, not the messages.
+    fn consume_each(
+        &self,
+        deliveries: &[(&SharedMessages, &ConsumeContext)],
+    ) -> Vec<ConsumeResult> {
         deliveries
             .iter()
             .map(|(msgs, ctx)| self.consume(msgs, ctx))

@@ -324,7 +324,7 @@ impl LitePullConsumer {
             if a.pq.is_dropped() || a.epoch.load(Ordering::SeqCst) != batch.epoch {
                 continue;
             }
-            let offset = a.pq.remove(&batch.msgs);
+            let offset = a.pq.remove(batch.msgs.iter().map(|m| m.queue_offset));
             if offset >= 0 {
                 a.consumed.store(offset, Ordering::SeqCst);
             }

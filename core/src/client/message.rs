@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::error::{ClientError, Result};
 use crate::protocol::bodies::MessageQueue;
 use crate::protocol::ids::offset_msg_id;
-use crate::protocol::message::{property, sys_flag, MessageRecord};
+use crate::protocol::message::{decode_properties_with_room, property, sys_flag, MessageRecord};
 
 /// A message to send.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -143,7 +143,19 @@ pub struct MessageExt {
 impl MessageExt {
     /// Builds from a stored record, decompressing the body when flagged.
     pub fn from_record(rec: MessageRecord, broker_name: &str) -> Result<MessageExt> {
-        let mut m = MessageExt::from_record_as_stored(rec, broker_name);
+        let crc = crate::protocol::message::body_crc(&rec.body);
+        MessageExt::from_record_with_crc(rec, crc, broker_name, 0)
+    }
+
+    /// `from_record` given the body CRC the record carried (as `decode_with_crc` returns it),
+    /// with room for `more_properties` properties to be added.
+    pub fn from_record_with_crc(
+        rec: MessageRecord,
+        body_crc: i32,
+        broker_name: &str,
+        more_properties: usize,
+    ) -> Result<MessageExt> {
+        let mut m = MessageExt::as_stored(rec, body_crc, broker_name, more_properties);
         if m.sys_flag & sys_flag::COMPRESSED != 0 {
             m.body = Bytes::from(decompress(&m.body)?);
         }
@@ -153,9 +165,19 @@ impl MessageExt {
     /// Builds from a stored record, leaving the body as stored (compressed when flagged): a view
     /// for looking inside a broker.
     pub fn from_record_as_stored(rec: MessageRecord, broker_name: &str) -> MessageExt {
+        let crc = crate::protocol::message::body_crc(&rec.body);
+        MessageExt::as_stored(rec, crc, broker_name, 0)
+    }
+
+    fn as_stored(
+        rec: MessageRecord,
+        body_crc: i32,
+        broker_name: &str,
+        more_properties: usize,
+    ) -> MessageExt {
         // The decoder checked that the record's TOTALSIZE is exactly this.
         let store_size = rec.encoded_len() as i32;
-        let properties = rec.properties_map();
+        let properties = decode_properties_with_room(&rec.properties, more_properties);
         let offset_msg_id = offset_msg_id(&rec.store_host, rec.physical_offset);
         let msg_id = properties
             .get(property::UNIQ_CLIENT_MESSAGE_ID_KEYIDX)
@@ -164,7 +186,7 @@ impl MessageExt {
         MessageExt {
             topic: rec.topic,
             flag: rec.flag,
-            body_crc: crate::protocol::message::body_crc(&rec.body),
+            body_crc,
             body: rec.body,
             properties,
             msg_id,

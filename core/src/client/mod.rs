@@ -61,6 +61,7 @@ pub use acl::Credentials;
 pub use config::ClientConfig;
 pub use consumer::{
     ConsumeContext, ConsumeFromWhere, ConsumeResult, ConsumerConfig, MessageListener, MessageModel,
+    SharedMessages,
 };
 pub use error::{ClientError, ErrorKind, Result};
 pub use lite_pull_consumer::LitePullConsumer;

@@ -100,7 +100,7 @@ pub(crate) async fn pull(instance: &ClientInstance, req: PullRequest<'_>) -> Res
         msgs: Vec::new(),
     };
     if status == PullStatus::Found {
-        let records = MessageRecord::decode_all(&resp.body).map_err(|e| {
+        let records = MessageRecord::decode_all_with_crc(&resp.body).map_err(|e| {
             ClientError::broker(1, Some(&format!("undecodable pull body: {e}")), &addr)
         })?;
         result.msgs = decode_and_filter(records, mq, sub, result.min_offset, result.max_offset)?;
@@ -111,7 +111,7 @@ pub(crate) async fn pull(instance: &ClientInstance, req: PullRequest<'_>) -> Res
 /// Records → messages, keeping only those whose tag is subscribed (the broker filtered by tag
 /// hash; hashes collide).
 pub(crate) fn decode_and_filter(
-    records: Vec<MessageRecord>,
+    records: Vec<(MessageRecord, i32)>,
     mq: &MessageQueue,
     sub: &SubscriptionData,
     min_offset: i64,
@@ -119,8 +119,9 @@ pub(crate) fn decode_and_filter(
 ) -> Result<Vec<MessageExt>> {
     let by_tag = sub.expression_type != "SQL92" && !sub.tags_set.is_empty();
     let mut out = Vec::with_capacity(records.len());
-    for rec in records {
-        let mut m = MessageExt::from_record(rec, &mq.broker_name)?;
+    for (rec, crc) in records {
+        // Room for MIN_OFFSET and MAX_OFFSET.
+        let mut m = MessageExt::from_record_with_crc(rec, crc, &mq.broker_name, 2)?;
         if by_tag
             && !m
                 .tags()
@@ -198,13 +199,20 @@ mod tests {
 
     #[test]
     fn filter_keeps_subscribed_tags_only() {
-        let rec = |tag: Option<&str>, off: i64| MessageRecord {
-            topic: "T".into(),
-            body: bytes::Bytes::from_static(b"x"),
-            queue_offset: off,
-            properties: tag.map(|t| format!("TAGS\u{1}{t}")).unwrap_or_default(),
-            store_host: "127.0.0.1:10911".parse().unwrap(),
-            ..Default::default()
+        // Records as a pull body carries them: each with the body CRC stored in it.
+        let rec = |tag: Option<&str>, off: i64| {
+            let r = MessageRecord {
+                topic: "T".into(),
+                body: bytes::Bytes::from_static(b"x"),
+                queue_offset: off,
+                properties: tag.map(|t| format!("TAGS\u{1}{t}")).unwrap_or_default(),
+                store_host: "127.0.0.1:10911".parse().unwrap(),
+                ..Default::default()
+            };
+            let wire = bytes::Bytes::from(r.encode());
+            let (decoded, _, crc) = MessageRecord::decode_with_crc(&wire, true).unwrap();
+            assert_eq!(decoded, r);
+            (decoded, crc)
         };
         let mq = MessageQueue {
             topic: "T".into(),
@@ -223,6 +231,7 @@ mod tests {
         assert_eq!(offs, vec![0, 3]);
         assert_eq!(got[0].property("MAX_OFFSET"), Some("4"));
         assert_eq!(got[0].broker_name, "b");
+        assert_eq!(got[0].body_crc, crate::protocol::message::body_crc(b"x"));
         let all = SubscriptionData::new("T", "*", "TAG");
         assert_eq!(decode_and_filter(recs, &mq, &all, 0, 4).unwrap().len(), 4);
     }

@@ -105,7 +105,17 @@ pub fn encode_properties(props: &HashMap<String, String>) -> String {
 
 /// Parses a properties string the way Java does: empty keys or values are dropped.
 pub fn decode_properties(s: &str) -> HashMap<String, String> {
-    let mut map = HashMap::new();
+    decode_properties_with_room(s, 0)
+}
+
+/// `decode_properties` into a map with room for `more` further properties, so that adding
+/// them does not grow it.
+pub fn decode_properties_with_room(s: &str, more: usize) -> HashMap<String, String> {
+    let items = s
+        .bytes()
+        .filter(|&b| b == NAME_VALUE_SEPARATOR as u8)
+        .count();
+    let mut map = HashMap::with_capacity(items + more);
     for item in s.split(PROPERTY_SEPARATOR) {
         if let Some((k, v)) = item.split_once(NAME_VALUE_SEPARATOR) {
             if !k.is_empty() && !v.is_empty() {
@@ -309,6 +319,14 @@ impl MessageRecord {
     /// Decodes one record from the start of `src` (which may hold more). Checks the magic code and
     /// the size; checks the body CRC when `check_crc`. Returns the record and its length.
     pub fn decode(src: &Bytes, check_crc: bool) -> Result<(MessageRecord, usize), DecodeError> {
+        Self::decode_with_crc(src, check_crc).map(|(m, n, _)| (m, n))
+    }
+
+    /// `decode`, also returning the body CRC the record carries.
+    pub fn decode_with_crc(
+        src: &Bytes,
+        check_crc: bool,
+    ) -> Result<(MessageRecord, usize, i32), DecodeError> {
         let err = |m: String| DecodeError(m);
         if src.len() < 8 {
             return Err(err(format!(
@@ -396,16 +414,25 @@ impl MessageRecord {
                 properties,
             },
             total as usize,
+            crc,
         ))
     }
 
     /// Decodes a concatenation of records (a pull or query response body).
     pub fn decode_all(src: &Bytes) -> Result<Vec<MessageRecord>, DecodeError> {
+        Ok(Self::decode_all_with_crc(src)?
+            .into_iter()
+            .map(|(m, _)| m)
+            .collect())
+    }
+
+    /// `decode_all`, each record with the body CRC it carries (unchecked).
+    pub fn decode_all_with_crc(src: &Bytes) -> Result<Vec<(MessageRecord, i32)>, DecodeError> {
         let mut out = Vec::new();
         let mut pos = 0;
         while pos < src.len() {
-            let (m, n) = MessageRecord::decode(&src.slice(pos..), false)?;
-            out.push(m);
+            let (m, n, crc) = MessageRecord::decode_with_crc(&src.slice(pos..), false)?;
+            out.push((m, crc));
             pos += n;
         }
         Ok(out)
