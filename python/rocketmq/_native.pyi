@@ -2,18 +2,21 @@
 # the pure-Python modules beside this file; these classes are their engine.
 
 from os import PathLike
-from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
+
+from .client import SendResult, SendStatus
 
 __version__: str
 
 _MessageParts = Tuple[str, bytes, Mapping[str, str], int]
-# (status, msg_id, queue_offset, offset_msg_id, queue_id, broker_name, transaction_id)
-_SendResultTuple = Tuple[int, str, int, str, int, str, Optional[str]]
+# Sends return `client.SendResult`s, built here from the class registered at import.
+_SendResultTuple = SendResult
 # (topic, broker_name, queue_id)
 _Queue = Tuple[str, str, int]
 
 def set_log_level(level: int) -> None: ...
 def forget(obj: object) -> None: ...
+def set_send_result_type(cls: Type[SendResult], statuses: Sequence[SendStatus]) -> None: ...
 
 class ReceivedMessage:
     @property

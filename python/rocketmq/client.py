@@ -170,23 +170,12 @@ class SendResult(_SendResultBase):
         self.transaction_id = transaction_id
         return self
 
-    @classmethod
-    def _from_native(cls, t) -> "SendResult":
-        # Once per send: built without the keyword-taking __new__ and the enum's lookup by
-        # value, which took several times as long as the rest of this.
-        status, msg_id, offset, offset_msg_id, queue_id, broker_name, transaction_id = t
-        self = _tuple_new(cls, (_SEND_STATUSES[status], msg_id, offset))
-        self.offset_msg_id = offset_msg_id
-        self.queue_id = queue_id
-        self.broker_name = broker_name
-        self.transaction_id = transaction_id
-        return self
 
-
-_tuple_new = tuple.__new__
-# SendStatus by number (the numbers are 0..3, in order).
-_SEND_STATUSES = tuple(SendStatus)
+# Sends return SendResults built by the native layer (once per send, cheaper there than here);
+# it takes the SendStatus members by number (0..3, in order).
+_SEND_STATUSES = list(SendStatus)
 assert all(s.value == i for i, s in enumerate(_SEND_STATUSES))
+_native.set_send_result_type(SendResult, _SEND_STATUSES)
 
 
 MessageQueue = namedtuple("MessageQueue", ["topic", "broker_name", "queue_id"])
@@ -236,7 +225,8 @@ class Message:
     __slots__ = ("_topic", "_body", "_properties", "_flag")
 
     def __init__(self, topic: Union[str, bytes]) -> None:
-        self._topic = _text("topic", topic)
+        # Once per send: the common case (str) without a call.
+        self._topic = topic if type(topic) is str else _text("topic", topic)
         self._body = b""
         self._properties = {}  # type: Dict[str, str]
         self._flag = 0
@@ -253,7 +243,7 @@ class Message:
 
     def set_body(self, body: Union[str, bytes, bytearray, memoryview]) -> None:
         """``str`` is sent as UTF-8; bytes are sent as they are, NUL bytes included."""
-        self._body = _to_bytes(body)
+        self._body = body if type(body) is bytes else _to_bytes(body)
 
     def set_property(self, key: Union[str, bytes], value: Union[str, bytes]) -> None:
         self._properties[_text("key", key)] = _text("value", value)
@@ -592,7 +582,11 @@ class Producer(_Client):
     # Sending --------------------------------------------------------------------------------
 
     def send_sync(self, msg: Message) -> SendResult:
-        return SendResult._from_native(self._running("send_sync").send_sync(msg._parts()))
+        # Once per send: `_running` and `_parts` inlined.
+        native = self._native
+        if native is None:
+            native = self._running("send_sync")
+        return native.send_sync((msg._topic, msg._body, msg._properties, msg._flag))
 
     def send_oneway(self, msg: Message) -> None:
         self._running("send_oneway").send_oneway(msg._parts())
@@ -600,20 +594,18 @@ class Producer(_Client):
     def send_orderly_with_sharding_key(self, msg: Message, sharding_key: str) -> SendResult:
         """Messages with the same sharding key go to the same queue, in order."""
         native = self._running("send_orderly")
-        return SendResult._from_native(
-            native.send_orderly(msg._parts(), _text("sharding_key", sharding_key))
-        )
+        return native.send_orderly(msg._parts(), _text("sharding_key", sharding_key))
 
     def send_batch(self, msgs: Sequence[Message]) -> SendResult:
         """Sends messages of one topic in one request; they land in one queue with
         consecutive offsets. ``msg_id`` lists their ids, comma separated."""
         native = self._running("send_batch")
-        return SendResult._from_native(native.send_batch([m._parts() for m in msgs]))
+        return native.send_batch([m._parts() for m in msgs])
 
     def send_to_queue(self, msg: Message, queue: MessageQueue) -> SendResult:
         """Sends to one given queue (see ``fetch_publish_queues``)."""
         native = self._running("send_sync")
-        return SendResult._from_native(native.send_to_queue(msg._parts(), tuple(queue)))
+        return native.send_to_queue(msg._parts(), tuple(queue))
 
     def fetch_publish_queues(self, topic: str) -> List[MessageQueue]:
         return [MessageQueue(*q) for q in self._running("producer").fetch_publish_queues(topic)]
@@ -633,7 +625,7 @@ class Producer(_Client):
             try:
                 if exc is None:
                     if on_success is not None:
-                        on_success(SendResult._from_native(result))
+                        on_success(result)
                 elif on_exception is not None:
                     on_exception(exc)
                 else:
@@ -695,9 +687,7 @@ class TransactionMQProducer(Producer):
         def local(msg, args) -> int:
             return _call_transaction("local transaction", local_execute, msg, args)
 
-        return SendResult._from_native(
-            native.send_message_in_transaction(message._parts(), local, user_args)
-        )
+        return native.send_message_in_transaction(message._parts(), local, user_args)
 
 
 # --- Push consumer ------------------------------------------------------------------------------

@@ -7,7 +7,10 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
+use pyo3::intern;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyString, PyTuple, PyType};
 use rocketmq::client::{ClientError, Message, MessageExt, MessageQueue, SendResult, SendStatus};
 
 use crate::errors;
@@ -26,27 +29,69 @@ pub fn message(parts: MessageParts) -> Message {
     }
 }
 
-/// `(status, msg_id, queue_offset, offset_msg_id, queue_id, broker_name, transaction_id)`.
-pub type SendResultTuple = (i32, String, i64, String, i32, String, Option<String>);
+/// What `client.py` builds its `SendResult`s from: the class (a 3-tuple subclass) and the
+/// `SendStatus` members by number. Registered once, at import (`set_send_result_type`).
+struct SendResultType {
+    class: Py<PyType>,
+    statuses: Vec<Py<PyAny>>,
+    tuple_new: Py<PyAny>,
+}
 
-/// SendStatus numbers of the original: OK=0, FLUSH_DISK_TIMEOUT=1, FLUSH_SLAVE_TIMEOUT=2,
-/// SLAVE_NOT_AVAILABLE=3.
-pub fn send_result(r: &SendResult) -> SendResultTuple {
+static SEND_RESULT_TYPE: PyOnceLock<SendResultType> = PyOnceLock::new();
+
+/// Registers `client.SendResult` and the `SendStatus` members in number order (OK=0,
+/// FLUSH_DISK_TIMEOUT=1, FLUSH_SLAVE_TIMEOUT=2, SLAVE_NOT_AVAILABLE=3).
+#[pyfunction]
+pub fn set_send_result_type(
+    py: Python<'_>,
+    class: Bound<'_, PyType>,
+    statuses: Vec<Py<PyAny>>,
+) -> PyResult<()> {
+    if statuses.len() != 4 {
+        return Err(pyo3::exceptions::PyValueError::new_err(
+            "four SendStatus members expected",
+        ));
+    }
+    let tuple_new = py.get_type::<PyTuple>().getattr("__new__")?.unbind();
+    let _ = SEND_RESULT_TYPE.set(
+        py,
+        SendResultType {
+            class: class.unbind(),
+            statuses,
+            tuple_new,
+        },
+    );
+    Ok(())
+}
+
+/// A `client.SendResult`: `(status, msg_id, offset)` with `offset_msg_id`, `queue_id`,
+/// `broker_name` and `transaction_id` as attributes. Built here, not in Python, because it is
+/// built once per send: the same work as Python bytecode took several microseconds, run
+/// right after the send has evicted the interpreter from the caches.
+pub fn send_result(py: Python<'_>, r: &SendResult) -> PyResult<Py<PyAny>> {
+    let t = SEND_RESULT_TYPE.get(py).ok_or_else(|| {
+        pyo3::exceptions::PyRuntimeError::new_err("rocketmq.client is not imported")
+    })?;
     let status = match r.status {
         SendStatus::SendOk => 0,
         SendStatus::FlushDiskTimeout => 1,
         SendStatus::FlushSlaveTimeout => 2,
         SendStatus::SlaveNotAvailable => 3,
     };
-    (
-        status,
-        r.msg_id.clone(),
-        r.queue_offset,
-        r.offset_msg_id.clone(),
-        r.message_queue.queue_id,
-        r.message_queue.broker_name.clone(),
-        r.transaction_id.clone(),
-    )
+    let items = PyTuple::new(
+        py,
+        [
+            t.statuses[status].bind(py).clone(),
+            PyString::new(py, &r.msg_id).into_any(),
+            r.queue_offset.into_pyobject(py)?.into_any(),
+        ],
+    )?;
+    let obj = t.tuple_new.bind(py).call1((t.class.bind(py), items))?;
+    obj.setattr(intern!(py, "offset_msg_id"), &r.offset_msg_id)?;
+    obj.setattr(intern!(py, "queue_id"), r.message_queue.queue_id)?;
+    obj.setattr(intern!(py, "broker_name"), &r.message_queue.broker_name)?;
+    obj.setattr(intern!(py, "transaction_id"), r.transaction_id.as_deref())?;
+    Ok(obj.unbind())
 }
 
 pub type QueueTuple = (String, String, i32);

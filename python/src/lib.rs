@@ -60,6 +60,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     }
     m.add_function(wrap_pyfunction!(log_bridge::set_log_level, m)?)?;
     m.add_function(wrap_pyfunction!(forget, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::set_send_result_type, m)?)?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;
     m.add_class::<producer::Producer>()?;

@@ -11,7 +11,7 @@ use rocketmq::client::{
     TransactionListener,
 };
 
-use crate::convert::{self, MessageParts, SendResultTuple};
+use crate::convert::{self, MessageParts};
 use crate::options::Options;
 use crate::received::ReceivedMessage;
 use crate::wait;
@@ -74,7 +74,7 @@ impl Producer {
         wait::block_on(py, async move { p.shutdown().await })
     }
 
-    fn send_sync(&self, py: Python<'_>, msg: MessageParts) -> PyResult<SendResultTuple> {
+    fn send_sync(&self, py: Python<'_>, msg: MessageParts) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();
         let msg = convert::message(msg);
         let r = wait::block_on(py, async move { p.send(msg).await })?;
@@ -93,7 +93,7 @@ impl Producer {
         py: Python<'_>,
         msg: MessageParts,
         sharding_key: String,
-    ) -> PyResult<SendResultTuple> {
+    ) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();
         let msg = convert::message(msg);
         let r = wait::block_on(py, async move { p.send_orderly(msg, &sharding_key).await })?;
@@ -105,7 +105,7 @@ impl Producer {
         py: Python<'_>,
         msg: MessageParts,
         queue: convert::QueueTuple,
-    ) -> PyResult<SendResultTuple> {
+    ) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();
         let msg = convert::message(msg);
         let mq = convert::to_queue(queue);
@@ -113,7 +113,7 @@ impl Producer {
         result(py, "send_sync", r)
     }
 
-    fn send_batch(&self, py: Python<'_>, msgs: Vec<MessageParts>) -> PyResult<SendResultTuple> {
+    fn send_batch(&self, py: Python<'_>, msgs: Vec<MessageParts>) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();
         let msgs: Vec<Message> = msgs.into_iter().map(convert::message).collect();
         let r = wait::block_on(py, async move { p.send_batch(msgs).await })?;
@@ -128,7 +128,10 @@ impl Producer {
             // Nobody is left to tell once the interpreter is going away.
             crate::attach::try_attach(|py| {
                 let args = match &r {
-                    Ok(sr) => (Some(convert::send_result(sr)), None),
+                    Ok(sr) => match convert::send_result(py, sr) {
+                        Ok(obj) => (Some(obj), None),
+                        Err(e) => (None, Some(e)),
+                    },
                     Err(e) => (None, Some(convert::client_error(py, "send_async", e))),
                 };
                 if let Err(e) = callback.call1(py, args) {
@@ -155,13 +158,11 @@ impl Producer {
     }
 }
 
-fn result(
-    py: Python<'_>,
-    op: &str,
-    r: Result<SendResult, ClientError>,
-) -> PyResult<SendResultTuple> {
-    r.map(|sr| convert::send_result(&sr))
-        .map_err(|e| convert::client_error(py, op, &e))
+fn result(py: Python<'_>, op: &str, r: Result<SendResult, ClientError>) -> PyResult<Py<PyAny>> {
+    match r {
+        Ok(sr) => convert::send_result(py, &sr),
+        Err(e) => Err(convert::client_error(py, op, &e)),
+    }
 }
 
 /// The Python `TransactionStatus` numbers: COMMIT=0, ROLLBACK=1, UNKNOWN=2.
@@ -257,7 +258,7 @@ impl TransactionProducer {
         msg: MessageParts,
         local: Py<PyAny>,
         user_args: Py<PyAny>,
-    ) -> PyResult<SendResultTuple> {
+    ) -> PyResult<Py<PyAny>> {
         let p = self.inner.clone();
         let msg = convert::message(msg);
         let r = wait::block_on(py, async move {
@@ -266,12 +267,14 @@ impl TransactionProducer {
             })
             .await
         })?;
-        r.map(|t| convert::send_result(&t.send_result))
-            .map_err(|e| convert::client_error(py, "send_transaction", &e))
+        match r {
+            Ok(t) => convert::send_result(py, &t.send_result),
+            Err(e) => Err(convert::client_error(py, "send_transaction", &e)),
+        }
     }
 
     /// Plain sends from the transaction producer's group (the original crashed on these).
-    fn send_sync(&self, py: Python<'_>, msg: MessageParts) -> PyResult<SendResultTuple> {
+    fn send_sync(&self, py: Python<'_>, msg: MessageParts) -> PyResult<Py<PyAny>> {
         let p = self.inner.producer().clone();
         let msg = convert::message(msg);
         let r = wait::block_on(py, async move { p.send(msg).await })?;
@@ -290,7 +293,7 @@ impl TransactionProducer {
         py: Python<'_>,
         msg: MessageParts,
         sharding_key: String,
-    ) -> PyResult<SendResultTuple> {
+    ) -> PyResult<Py<PyAny>> {
         let p = self.inner.producer().clone();
         let msg = convert::message(msg);
         let r = wait::block_on(py, async move { p.send_orderly(msg, &sharding_key).await })?;

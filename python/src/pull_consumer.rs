@@ -101,7 +101,7 @@ impl PullConsumer {
         let c = self.inner.clone();
         let t = Duration::from_secs_f64(timeout_s.max(0.0));
         let msgs = wait::block_on(py, async move { c.poll(t).await })?.map_err(err(py, "pull"))?;
-        Ok(msgs.iter().map(ReceivedMessage::from_ext).collect())
+        Ok(msgs.into_iter().map(ReceivedMessage::new).collect())
     }
 
     /// Commits, for every queue, the offset after the last message `poll` returned.
@@ -203,7 +203,7 @@ impl PullConsumer {
             r.next_begin_offset,
             r.min_offset,
             r.max_offset,
-            r.msgs.iter().map(ReceivedMessage::from_ext).collect(),
+            r.msgs.into_iter().map(ReceivedMessage::new).collect(),
         ))
     }
 }

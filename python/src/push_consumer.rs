@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use rocketmq::client::{ConsumeContext, ConsumeResult, MessageExt, MessageListener};
+use rocketmq::client::{
+    ConsumeContext, ConsumeResult, MessageExt, MessageListener, SharedMessages,
+};
 
 use crate::convert::{self, QueueTuple};
 use crate::options::Options;
@@ -26,10 +28,9 @@ const DELIVERIES_PER_GIL_HOLD: usize = 32;
 struct PyListener(Py<PyAny>);
 
 impl PyListener {
-    fn call(&self, py: Python<'_>, msgs: &[MessageExt]) -> ConsumeResult {
-        let result = msgs
-            .iter()
-            .map(|m| Bound::new(py, ReceivedMessage::from_ext(m)))
+    fn call(&self, py: Python<'_>, msgs: &SharedMessages) -> ConsumeResult {
+        let result = (0..msgs.len())
+            .map(|i| Bound::new(py, ReceivedMessage::shared(msgs, i)))
             .collect::<PyResult<Vec<_>>>()
             .and_then(|wrapped| PyList::new(py, wrapped))
             .and_then(|list| self.0.call1(py, (list,))?.extract::<i32>(py));
@@ -45,11 +46,17 @@ impl PyListener {
 }
 
 impl MessageListener for PyListener {
+    /// Orderly deliveries (not shared by the core): the Python objects get copies.
     fn consume(&self, msgs: &[MessageExt], _ctx: &ConsumeContext) -> ConsumeResult {
-        crate::attach::try_attach(|py| self.call(py, msgs)).unwrap_or(ConsumeResult::ReconsumeLater)
+        let msgs: SharedMessages = msgs.into();
+        crate::attach::try_attach(|py| self.call(py, &msgs))
+            .unwrap_or(ConsumeResult::ReconsumeLater)
     }
 
-    fn consume_each(&self, deliveries: &[(&[MessageExt], &ConsumeContext)]) -> Vec<ConsumeResult> {
+    fn consume_each(
+        &self,
+        deliveries: &[(&SharedMessages, &ConsumeContext)],
+    ) -> Vec<ConsumeResult> {
         crate::attach::try_attach(|py| {
             deliveries
                 .iter()

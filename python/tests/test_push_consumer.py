@@ -319,6 +319,41 @@ def test_batch_max_size_still_calls_back_per_message(producer, topic, consumers,
     c.start()
     wait_until(lambda: len(got) == 10, what="10 messages")
 
+def test_messages_kept_from_batched_deliveries_outlive_the_consumer(
+    producer, topic, consumers, unique
+):
+    # A consumed message shares its delivery with the consumer instead of being copied: each
+    # kept message must still be itself after the consumer let go of the delivery, retried
+    # ones included.
+    for i in range(12):
+        _send(producer, topic, body="b%d" % i, keys="k%d" % i)
+    kept = []
+    done = set()
+    lock = threading.Lock()
+
+    def on_message(msg):
+        with lock:
+            kept.append(msg)
+            # b5 fails once: its delivery goes back to the broker and comes again (with the
+            # messages consumed before it in that delivery, as in the original).
+            if msg.body == b"b5" and msg.reconsume_times == 0:
+                return ConsumeStatus.RECONSUME_LATER
+            done.add(msg.body)
+        return ConsumeStatus.CONSUME_SUCCESS
+
+    c = consumers(unique("cg"))
+    c.set_message_batch_max_size(4)
+    c.subscribe(topic, on_message)
+    c.start()
+    wait_until(lambda: len(done) == 12, what="12 messages consumed")
+    c.shutdown()
+    assert {m.body for m in kept} == {b"b%d" % i for i in range(12)}
+    for m in kept:
+        n = int(m.body[1:])
+        assert m.keys == b"k%d" % n and m.topic == topic and str(m) == "b%d" % n
+    retried = [m for m in kept if m.body == b"b5"]
+    assert sorted(m.reconsume_times for m in retried) == [0, 1]
+
 
 def test_a_consume_thread_keeps_its_python_thread_state(producer, topic, consumers, unique):
     # One thread state per consume thread for its whole life (not one per callback): what a
