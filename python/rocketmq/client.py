@@ -318,23 +318,21 @@ ReceivedMessage = _native.ReceivedMessage
 # --- Callback contracts ---------------------------------------------------------------------
 
 
-def _call_consumer(callback: Callable, msg) -> int:
-    """One message through a user consumer callback: 0 for ``CONSUME_SUCCESS``, anything else
-    (including raising) is 1, ``RECONSUME_LATER``, and logged unless it is that."""
-    try:
-        result = callback(msg)
-    except BaseException:  # noqa: BLE001 - a callback must never take down a consume thread
-        _log.exception(
-            "rocketmq: consumer callback %r raised on message %s of %s; it will be consumed "
-            "again later",
-            callback,
-            msg.id,
-            msg.topic,
-        )
-        return 1
-    # The common case first, by identity: comparing IntEnum members costs microseconds.
-    if result is _CONSUME_SUCCESS:
-        return 0
+def _callback_raised(callback: Callable, msg) -> None:
+    """Logs the exception a consumer callback raised (called while it is being handled): the
+    message counts as ``RECONSUME_LATER``."""
+    _log.exception(
+        "rocketmq: consumer callback %r raised on message %s of %s; it will be consumed "
+        "again later",
+        callback,
+        msg.id,
+        msg.topic,
+    )
+
+
+def _consume_result(callback: Callable, msg, result) -> int:
+    """What a consumer callback's `result` other than ``CONSUME_SUCCESS`` counts as: 0 or 1
+    (logged unless it is ``RECONSUME_LATER``)."""
     if isinstance(result, ConsumeStatus):
         return int(result)
     _log.error(
@@ -804,7 +802,9 @@ class PushConsumer(_Client):
         callbacks = self._callbacks
 
         def listener(msgs) -> int:
-            # 0 = CONSUME_SUCCESS, 1 = RECONSUME_LATER (plain ints: this runs per message).
+            # 0 = CONSUME_SUCCESS, 1 = RECONSUME_LATER (plain ints). A callback that raises,
+            # or returns anything but a ConsumeStatus, counts as RECONSUME_LATER and is logged.
+            # This runs per message: the common case without further calls.
             for msg in msgs:
                 cb = callbacks.get(msg.topic)
                 if cb is None:
@@ -815,7 +815,12 @@ class PushConsumer(_Client):
                         msg.id,
                     )
                     return 1
-                if _call_consumer(cb, msg):
+                try:
+                    result = cb(msg)
+                except BaseException:  # noqa: BLE001 - never take down a consume thread
+                    _callback_raised(cb, msg)
+                    return 1
+                if result is not _CONSUME_SUCCESS and _consume_result(cb, msg, result):
                     return 1
             return 0
 
