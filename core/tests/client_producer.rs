@@ -77,6 +77,30 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
         ids.insert(r.unwrap().msg_id);
     }
 
+    // Started on this thread: the request is written before the call returns, the answer comes
+    // to the callback on the runtime.
+    for i in 0..10 {
+        let results = results.clone();
+        p.send_with_callback_started_here(
+            Message::new("SendModes", format!("here-{i}")),
+            move |r| results.lock().unwrap().push(r),
+        )
+        .unwrap();
+    }
+    wait_until("started-here callbacks", || {
+        results.lock().unwrap().len() == 10
+    })
+    .await;
+    for r in results.lock().unwrap().drain(..) {
+        ids.insert(r.unwrap().msg_id);
+    }
+    let err = p
+        .send_with_callback_started_here(Message::new("SendModes", Vec::<u8>::new()), |_| {
+            panic!("a send refused up front has no callback")
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::IllegalArgument);
+
     for i in 0..10 {
         p.send_oneway(Message::new("SendModes", format!("oneway-{i}")))
             .await
@@ -103,10 +127,10 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
     assert_eq!(queues.len(), 4);
     let mut all = Vec::new();
     let deadline = std::time::Instant::now() + DEADLINE;
-    while all.len() != 41 {
+    while all.len() != 51 {
         assert!(
             std::time::Instant::now() < deadline,
-            "all 41 messages readable, got {}",
+            "all 51 messages readable, got {}",
             all.len()
         );
         all = read_all(ns, "SendModes", &queues).await;
@@ -115,7 +139,7 @@ async fn sync_async_oneway_and_batch_sends_are_all_stored() {
         .iter()
         .map(|m| String::from_utf8_lossy(&m.body).to_string())
         .collect();
-    for prefix in ["sync", "async", "oneway", "batch"] {
+    for prefix in ["sync", "async", "here", "oneway", "batch"] {
         for i in 0..10 {
             assert!(bodies.contains(&format!("{prefix}-{i}")), "{prefix}-{i}");
         }

@@ -13,18 +13,21 @@
         async for msg in c:            # ReceivedMessage
             handle(msg)
 
-Sends complete on the client's threads and resolve the awaiting future through the event
-loop; nothing blocks the loop. The consumer is a ``PullConsumer`` in subscribe mode: offsets
+Sends complete on the client's threads, which queue the outcome and wake the event loop once
+for whatever finished meanwhile; the loop resolves the awaiting futures. Nothing blocks the
+loop, and no client thread waits for the GIL on the loop's behalf. The consumer is a ``PullConsumer`` in subscribe mode: offsets
 of the messages it yielded are committed every few seconds and on ``close()`` (or at once with
 ``await c.commit()``), so a message is redelivered only if the process dies before that.
 """
 
 import asyncio
 import functools
-from typing import Any, AsyncIterator, Callable, List, Optional, Sequence, Union
+import itertools
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Union
 
-from . import client
+from . import _native, client
 from .client import Message, MessageModel, MessageSelector, SendResult
+from .exceptions import _from_native
 
 __all__ = ["Producer", "Consumer"]
 
@@ -50,6 +53,11 @@ class Producer:
         )
         if namesrv_addr is not None:
             self.sync.set_name_server_address(namesrv_addr)
+        # Sends in flight by token, and where their outcomes arrive (one queue per event loop
+        # that sent, watched by that loop).
+        self._waiting = {}  # type: Dict[int, asyncio.Future]
+        self._tokens = itertools.count()
+        self._completions = {}  # type: Dict[asyncio.AbstractEventLoop, Any]
 
     async def _blocking(self, fn: Callable, *args) -> Any:
         loop = asyncio.get_running_loop()
@@ -59,7 +67,35 @@ class Producer:
         await self._blocking(self.sync.start)
 
     async def close(self) -> None:
+        """Lets the sends in flight on this loop end (each does, within the send timeout and
+        its retries), then stops."""
+        loop = asyncio.get_running_loop()
+        in_flight = [f for f in self._waiting.values() if f.get_loop() is loop]
+        if in_flight:
+            await asyncio.wait(in_flight, timeout=_CLOSE_WAIT_S)
         await self._blocking(self.sync.shutdown)
+        completions, self._completions = self._completions, {}
+        for owner, c in completions.items():
+            if owner is loop:
+                loop.remove_reader(c.fileno())
+                self._resolve(c)
+            elif not owner.is_closed():
+                try:
+                    owner.call_soon_threadsafe(owner.remove_reader, c.fileno())
+                except RuntimeError:  # closed meanwhile
+                    pass
+        # Sends the shutdown left without an outcome fail rather than hang their awaiters.
+        waiting, self._waiting = self._waiting, {}
+        for fut in waiting.values():
+            exc = _from_native("send_async", 2, "the producer was closed before the send ended")
+            owner = fut.get_loop()
+            if owner is loop:
+                _settle(fut, None, exc)
+            elif not owner.is_closed():
+                try:
+                    owner.call_soon_threadsafe(_settle, fut, None, exc)
+                except RuntimeError:  # closed meanwhile: nobody is waiting any more
+                    pass
 
     shutdown = close
 
@@ -72,25 +108,37 @@ class Producer:
 
     async def send(self, msg: Message) -> SendResult:
         """Sends and resolves with the ``SendResult`` (or raises ``ProducerSendAsyncFailed``)."""
+        native = self.sync._running("send_async")
         loop = asyncio.get_running_loop()
+        completions = self._completions.get(loop)
+        if completions is None:
+            completions = self._watch(loop)
+        token = next(self._tokens)
         fut = loop.create_future()  # type: asyncio.Future
-
-        def settle(result: Optional[SendResult], exc: Optional[BaseException]) -> None:
-            if fut.cancelled():
-                return
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(result)
-
-        def on_success(result: SendResult) -> None:
-            _call_soon(loop, settle, result, None)
-
-        def on_exception(exc: BaseException) -> None:
-            _call_soon(loop, settle, None, exc)
-
-        self.sync.send_async(msg, on_success, on_exception)
+        # Alone, the send is started on this thread (no hand-off before the request leaves);
+        # with others in flight, the client's threads send them together.
+        start_here = not self._waiting
+        self._waiting[token] = fut
+        try:
+            native.send_async_into(msg._parts(), completions, token, start_here)
+        except BaseException:
+            del self._waiting[token]
+            raise
         return await fut
+
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> Any:
+        completions = _native.Completions()
+        loop.add_reader(completions.fileno(), self._resolve, completions)
+        self._completions[loop] = completions
+        return completions
+
+    def _resolve(self, completions: Any) -> None:
+        # On the loop's thread, when sends have finished.
+        waiting = self._waiting
+        for token, result, exc in completions.drain():
+            fut = waiting.pop(token, None)
+            if fut is not None:
+                _settle(fut, result, exc)
 
     async def send_batch(self, msgs: Sequence[Message]) -> SendResult:
         return await self._blocking(self.sync.send_batch, list(msgs))
@@ -102,12 +150,18 @@ class Producer:
         await self._blocking(self.sync.send_oneway, msg)
 
 
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Callable, *args) -> None:
-    try:
-        loop.call_soon_threadsafe(fn, *args)
-    except RuntimeError:
-        # The loop is closed: nobody is waiting any more.
-        pass
+# Most `close()` waits for sends in flight; each ends on its own well before (send timeout 3 s
+# by default, and two retries).
+_CLOSE_WAIT_S = 60.0
+
+
+def _settle(fut: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:
+    if fut.done():  # cancelled by its awaiter
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(result)
 
 
 class Consumer:

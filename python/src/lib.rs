@@ -20,6 +20,7 @@
 
 mod attach;
 mod broker;
+mod completions;
 mod convert;
 mod errors;
 mod log_bridge;
@@ -63,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::set_send_result_type, m)?)?;
     m.add_class::<broker::EmbeddedBroker>()?;
     m.add_class::<received::ReceivedMessage>()?;
+    m.add_class::<completions::Completions>()?;
     m.add_class::<producer::Producer>()?;
     m.add_class::<producer::TransactionProducer>()?;
     m.add_class::<push_consumer::PushConsumer>()?;
