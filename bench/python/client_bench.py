@@ -9,14 +9,18 @@ tools' output with one parser.
             `TOTAL messages=... failures=... tps=... avg_rt_ms=... p99_rt_ms=... max_rt_ms=...`.
             As in `rocketmq bench`, tps is messages over the whole run, start and shutdown of
             the producer included.
+  producer-asyncio: `-w` coroutines on one event loop, each awaiting
+            `rocketmq.aio.Producer.send` (a new `Message` per send) for `-d` seconds; the same
+            lines as producer.
   consumer: a `PushConsumer` with `-w` consume threads counting messages (a new group reads
             a young queue from its start) for `-d` seconds; one line a second
             `Consume TPS: N`, then a TOTAL line.
 
-Usage: client_bench.py --mode producer|consumer -n NAMESRV -t TOPIC -g GROUP [-w N] [-s BYTES] [-d SECS]
+Usage: client_bench.py --mode producer|producer-asyncio|consumer -n NAMESRV -t TOPIC -g GROUP [-w N] [-s BYTES] [-d SECS]
 """
 
 import argparse
+import asyncio
 import sys
 import threading
 import time
@@ -104,6 +108,46 @@ def run_producer(args):
     return stats, time.monotonic() - start
 
 
+def run_producer_asyncio(args):
+    from rocketmq import aio
+
+    stats = Stats()
+    start = time.monotonic()
+
+    async def main():
+        producer = aio.Producer(args.group, args.namesrv)
+        await producer.start()
+        body = b"x" * args.size
+        stop = asyncio.Event()
+
+        async def sender():
+            while not stop.is_set():
+                msg = Message(args.topic)
+                msg.set_body(body)
+                t = time.monotonic()
+                try:
+                    await producer.send(msg)
+                except Exception as e:  # noqa: BLE001 - counted and shown, as rocketmq bench does
+                    stats.failures += 1
+                    if stats.failures <= 5:
+                        print("send failed: %s" % e, file=sys.stderr, flush=True)
+                    await asyncio.sleep(0.01)
+                    continue
+                stats.record(time.monotonic() - t)
+
+        async def reporter():
+            # report() sleeps: on a thread of its own, so the loop keeps sending.
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, report, "Send", stats, start, args.duration)
+            stop.set()
+
+        await asyncio.gather(reporter(), *(sender() for _ in range(args.threads)))
+        await producer.close()
+
+    asyncio.run(main())
+    return stats, time.monotonic() - start
+
+
 def run_consumer(args):
     stats = Stats()
     start = time.monotonic()
@@ -125,7 +169,8 @@ def run_consumer(args):
 
 def main():
     ap = argparse.ArgumentParser(description="Python client load tool (see the module doc)")
-    ap.add_argument("--mode", choices=("producer", "consumer"), default="producer")
+    ap.add_argument("--mode", choices=("producer", "producer-asyncio", "consumer"),
+                    default="producer")
     ap.add_argument("-n", "--namesrv", default="127.0.0.1:9876")
     ap.add_argument("-t", "--topic", default="BenchmarkTest")
     ap.add_argument("-g", "--group", default="benchmark_group")
@@ -133,7 +178,9 @@ def main():
     ap.add_argument("-s", "--size", type=int, default=1024)
     ap.add_argument("-d", "--duration", type=float, default=10)
     args = ap.parse_args()
-    stats, elapsed = (run_producer if args.mode == "producer" else run_consumer)(args)
+    run = {"producer": run_producer, "producer-asyncio": run_producer_asyncio,
+           "consumer": run_consumer}[args.mode]
+    stats, elapsed = run(args)
     avg, p99, mx = summarize(stats.all_rts + stats.interval_rts)
     print("TOTAL messages=%d failures=%d tps=%.0f avg_rt_ms=%.3f p99_rt_ms=%.3f max_rt_ms=%.3f"
           % (stats.messages, stats.failures, stats.messages / max(elapsed, 1e-9), avg, p99, mx),
