@@ -65,9 +65,9 @@ pub fn set_send_result_type(
 }
 
 /// A `client.SendResult`: `(status, msg_id, offset)` with `offset_msg_id`, `queue_id`,
-/// `broker_name` and `transaction_id` as attributes. Built here, not in Python, because it is
-/// built once per send: the same work as Python bytecode took several microseconds, run
-/// right after the send has evicted the interpreter from the caches.
+/// `broker_name` and `transaction_id` as attributes. Built here, not in Python: it is built
+/// once per send, right after the send has left the caches cold, where the same steps took
+/// ~4 µs as bytecode and take ~3 µs here (1 sender, 2-core VM).
 pub fn send_result(py: Python<'_>, r: &SendResult) -> PyResult<Py<PyAny>> {
     let t = SEND_RESULT_TYPE.get(py).ok_or_else(|| {
         pyo3::exceptions::PyRuntimeError::new_err("rocketmq.client is not imported")
