@@ -21,9 +21,10 @@ of the messages it yielded are committed every few seconds and on ``close()`` (o
 """
 
 import asyncio
+import collections
 import functools
 import itertools
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Union
+from typing import Any, AsyncIterator, Callable, Deque, Dict, List, Optional, Sequence, Union
 
 from . import _native, client
 from .client import Message, MessageModel, MessageSelector, SendResult
@@ -182,7 +183,7 @@ class Consumer:
         if namesrv_addr is not None:
             self.sync.set_name_server_address(namesrv_addr)
         self._poll_timeout = poll_timeout
-        self._buffer = []  # type: List[Any]
+        self._buffer = collections.deque()  # type: Deque[Any]
         # A poll still running when its awaiting task was cancelled: its messages are the next
         # ones yielded, never dropped.
         self._pending = None  # type: Optional[asyncio.Future]
@@ -223,8 +224,8 @@ class Consumer:
 
     async def __anext__(self) -> Any:
         while not self._buffer:
-            self._buffer = await self._poll()
-        return self._buffer.pop(0)
+            self._buffer.extend(await self._poll())
+        return self._buffer.popleft()
 
     async def _poll(self) -> List[Any]:
         if self._pending is None:
