@@ -166,15 +166,7 @@ impl Producer {
     where
         F: FnOnce(Result<SendResult>) + Send + 'static,
     {
-        self.core.check_running()?;
-        let out = self.core.prepare(msg)?;
-        let core = self.core.clone();
-        tokio::spawn(async move {
-            let r = core
-                .send_with_retries(&out, core.config.retry_times_when_send_async_failed)
-                .await;
-            callback(r);
-        });
+        tokio::spawn(self.background_send(msg, callback)?);
         Ok(())
     }
 
@@ -189,15 +181,7 @@ impl Producer {
     where
         F: FnOnce(Result<SendResult>) + Send + 'static,
     {
-        self.core.check_running()?;
-        let out = self.core.prepare(msg)?;
-        let core = self.core.clone();
-        let mut send = Box::pin(async move {
-            let r = core
-                .send_with_retries(&out, core.config.retry_times_when_send_async_failed)
-                .await;
-            callback(r);
-        });
+        let mut send = Box::pin(self.background_send(msg, callback)?);
         // Whatever the first poll waits on is polled again by the spawned task (tokio polls a
         // new task at once), which registers its own waker then: the no-op one here loses no
         // wake-up.
@@ -206,6 +190,27 @@ impl Producer {
             tokio::spawn(send);
         }
         Ok(())
+    }
+
+    /// A whole send with retries, ending with `callback`; checks that fail at once are the
+    /// `Err`.
+    fn background_send<F>(
+        &self,
+        msg: Message,
+        callback: F,
+    ) -> Result<impl Future<Output = ()> + Send + 'static>
+    where
+        F: FnOnce(Result<SendResult>) + Send + 'static,
+    {
+        self.core.check_running()?;
+        let out = self.core.prepare(msg)?;
+        let core = self.core.clone();
+        Ok(async move {
+            let r = core
+                .send_with_retries(&out, core.config.retry_times_when_send_async_failed)
+                .await;
+            callback(r);
+        })
     }
 
     /// Sends without waiting for any answer (no retries, no result).
