@@ -41,6 +41,14 @@ class Stats:
             self.messages += 1
             self.interval_rts.append(rt)
 
+    def failed(self, error):
+        """Counts a failed send; the first five are shown."""
+        with self.lock:
+            self.failures += 1
+            show = self.failures <= 5
+        if show:
+            print("send failed: %s" % error, file=sys.stderr, flush=True)
+
     def take_interval(self):
         with self.lock:
             rts, self.interval_rts = self.interval_rts, []
@@ -90,10 +98,7 @@ def run_producer(args):
             try:
                 producer.send_sync(msg)
             except Exception as e:  # noqa: BLE001 - counted and shown, as rocketmq bench does
-                with stats.lock:
-                    stats.failures += 1
-                    if stats.failures <= 5:
-                        print("send failed: %s" % e, file=sys.stderr, flush=True)
+                stats.failed(e)
                 time.sleep(0.01)
                 continue
             stats.record(time.monotonic() - t)
@@ -128,9 +133,7 @@ def run_producer_asyncio(args):
                 try:
                     await producer.send(msg)
                 except Exception as e:  # noqa: BLE001 - counted and shown, as rocketmq bench does
-                    stats.failures += 1
-                    if stats.failures <= 5:
-                        print("send failed: %s" % e, file=sys.stderr, flush=True)
+                    stats.failed(e)
                     await asyncio.sleep(0.01)
                     continue
                 stats.record(time.monotonic() - t)

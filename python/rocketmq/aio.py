@@ -77,26 +77,14 @@ class Producer:
         await self._blocking(self.sync.shutdown)
         completions, self._completions = self._completions, {}
         for owner, c in completions.items():
-            if owner is loop:
-                loop.remove_reader(c.fileno())
-                self._resolve(c)
-            elif not owner.is_closed():
-                try:
-                    owner.call_soon_threadsafe(owner.remove_reader, c.fileno())
-                except RuntimeError:  # closed meanwhile
-                    pass
+            _call_on(owner, loop, owner.remove_reader, c.fileno())
+        if loop in completions:
+            self._resolve(completions[loop])
         # Sends the shutdown left without an outcome fail rather than hang their awaiters.
         waiting, self._waiting = self._waiting, {}
         for fut in waiting.values():
             exc = _from_native("send_async", 2, "the producer was closed before the send ended")
-            owner = fut.get_loop()
-            if owner is loop:
-                _settle(fut, None, exc)
-            elif not owner.is_closed():
-                try:
-                    owner.call_soon_threadsafe(_settle, fut, None, exc)
-                except RuntimeError:  # closed meanwhile: nobody is waiting any more
-                    pass
+            _call_on(fut.get_loop(), loop, _settle, fut, None, exc)
 
     shutdown = close
 
@@ -154,6 +142,18 @@ class Producer:
 # Most `close()` waits for sends in flight; each ends on its own well before (send timeout 3 s
 # by default, and two retries).
 _CLOSE_WAIT_S = 60.0
+
+
+def _call_on(owner: asyncio.AbstractEventLoop, current: asyncio.AbstractEventLoop, fn, *args):
+    """``fn(*args)`` on ``owner``'s thread: now if it is the running loop, else posted to it
+    (unless it is closed: nobody is waiting there any more)."""
+    if owner is current:
+        fn(*args)
+        return
+    try:
+        owner.call_soon_threadsafe(fn, *args)
+    except RuntimeError:  # closed
+        pass
 
 
 def _settle(fut: asyncio.Future, result: Any, exc: Optional[BaseException]) -> None:

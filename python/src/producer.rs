@@ -293,10 +293,7 @@ impl TransactionProducer {
             })
             .await
         })?;
-        match r {
-            Ok(t) => convert::send_result(py, &t.send_result),
-            Err(e) => Err(convert::client_error(py, "send_transaction", &e)),
-        }
+        result(py, "send_transaction", r.map(|t| t.send_result))
     }
 
     /// Plain sends from the transaction producer's group (the original crashed on these).

@@ -250,7 +250,7 @@ impl Channel {
                 // Up to 16 reads before giving the runtime's other tasks a turn.
                 let mut outcome = Read::Progress;
                 for _ in 0..16 {
-                    outcome = self.read_some(&mut inbox, |b| self.raw_read(b));
+                    outcome = self.read_some(&mut inbox);
                     if !matches!(outcome, Read::Progress) {
                         break;
                     }
@@ -270,24 +270,16 @@ impl Channel {
         }
     }
 
-    /// A non-blocking `read(2)` of the socket.
-    fn raw_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        rustix::io::read(self.inner.reader.as_ref(), buf).map_err(std::io::Error::from)
-    }
-
-    /// One read into the inbox with `read`, then every complete frame dispatched.
-    fn read_some(
-        &self,
-        inbox: &mut ReadBuf,
-        mut read: impl FnMut(&mut [u8]) -> std::io::Result<usize>,
-    ) -> Read {
+    /// One non-blocking `read(2)` of the socket into the inbox, then every complete frame
+    /// dispatched.
+    fn read_some(&self, inbox: &mut ReadBuf) -> Read {
         let n = loop {
-            match read(inbox.spare()) {
+            match rustix::io::read(self.inner.reader.as_ref(), inbox.spare()) {
                 Ok(0) => return Read::Eof,
                 Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Read::Drained,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Read::Failed(e.to_string()),
+                Err(rustix::io::Errno::AGAIN) => return Read::Drained,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Read::Failed(std::io::Error::from(e).to_string()),
             }
         };
         inbox.filled(n);
@@ -365,7 +357,7 @@ impl Channel {
                 Err(oneshot::error::TryRecvError::Closed) => break Some(Err(self.closed_error())),
                 Err(oneshot::error::TryRecvError::Empty) => {}
             }
-            match self.read_some(&mut inbox, |b| self.raw_read(b)) {
+            match self.read_some(&mut inbox) {
                 Read::Progress => {}
                 Read::Drained => {
                     let left = until.saturating_duration_since(Instant::now());
